@@ -1,0 +1,40 @@
+"""Where the platform database is: one rule for every process (CLI, Airflow, API, tests)."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+
+from platform_db.connections import get_connection
+
+PLATFORM_CONN_ID = "data_pipeline_db"
+EMBEDDED_DATABASE = "data_pipeline"
+
+
+def platform_dsn() -> str:
+    """``DATA_PIPELINE_DB_URI``, else the ``data_pipeline_db`` connection, else the embedded server."""
+    uri = os.environ.get("DATA_PIPELINE_DB_URI")
+    if uri:
+        return uri
+    conn = get_connection(PLATFORM_CONN_ID)
+    if conn is not None:
+        return conn.postgres_uri()
+    return _embedded_dsn()
+
+
+@functools.cache
+def _embedded_dsn() -> str:
+    from platform_db import embedded
+
+    return embedded.ensure_database(EMBEDDED_DATABASE)
+
+
+_PASSWORD_IN_URI = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@?#\s]*:)(?P<pw>[^@/?#\s]*)(?P<tail>@)", re.I)
+_PASSWORD_PARAM = re.compile(r"(?P<head>\bpassword=)(?P<pw>[^&\s]+)", re.I)
+
+
+def redact_dsn(text: str) -> str:
+    """Mask passwords in any connection URI or ``password=`` parameter inside ``text``."""
+    text = _PASSWORD_IN_URI.sub(lambda m: m["head"] + ("***" if m["pw"] else "") + m["tail"], text)
+    return _PASSWORD_PARAM.sub(lambda m: m["head"] + "***", text)
