@@ -7,6 +7,7 @@ process that started it exits, so the CLI, Airflow components and tests all reac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import warnings
@@ -74,10 +75,9 @@ def _create_database_if_missing(admin_uri: str, name: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if exists:
             return
-        try:
+        # Another process may win the race between the check and the create.
+        with contextlib.suppress(psycopg.errors.DuplicateDatabase, psycopg.errors.UniqueViolation):
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        except psycopg.errors.DuplicateDatabase:
-            pass  # another process won the race
 
 
 def drop_database(name: str) -> None:

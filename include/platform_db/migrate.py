@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import psycopg
+from psycopg.rows import tuple_row
 
 _BOOKKEEPING = """
 CREATE TABLE IF NOT EXISTS platform_schema_migrations (
@@ -52,9 +53,10 @@ def _apply(conn: psycopg.Connection, component: str, migrations: Sequence[Migrat
         # Serialise the bookkeeping DDL itself too: CREATE TABLE IF NOT EXISTS races otherwise.
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key,))
         conn.execute(_BOOKKEEPING)
+        cur = conn.cursor(row_factory=tuple_row)  # callers' connections may use dict rows
         done = {
             row[0]
-            for row in conn.execute(
+            for row in cur.execute(
                 "SELECT version FROM platform_schema_migrations WHERE component = %s", (component,)
             )
         }

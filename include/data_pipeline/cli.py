@@ -1,0 +1,174 @@
+"""``python -m data_pipeline``: the stable command line (SPEC §14). Each command prints JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from data_pipeline import STEPS
+from data_pipeline.errors import PipelineError
+
+STEP_NUMBERS = {1: "ddl_generation", 2: "qa_generation", 3: "sql_validation", 4: "training_load"}
+
+
+def _print(doc: Any) -> None:
+    sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The schema-workflow options, shared by ``run`` and ``python -m data_pipeline.schema_workflow``."""
+    db = parser.add_mutually_exclusive_group()
+    db.add_argument("--db-connection", help="business database URI (postgresql://user:pass@host:port/db)")
+    db.add_argument("--db-conn-id", help="Airflow connection id of the business database")
+    parser.add_argument("--table-list", type=Path, help="table list file (needed when ddl_generation runs)")
+    parser.add_argument("--business-context", default="", help="what the business is about (used in prompts)")
+    parser.add_argument("--output-dir", type=Path, help="data directory (or the output folder with --no-db-tracking)")
+    parser.add_argument("--task-id", help="existing task id; without it a manual_... task is created")
+    parser.add_argument("--execution-mode", choices=["complete", "step", "single"], default="complete")
+    parser.add_argument("--step-name", choices=STEPS, help="the step to run in step mode")
+    parser.add_argument("--single-step", type=int, choices=sorted(STEP_NUMBERS), help="step number 1-4 (step mode)")
+    parser.add_argument("--skip-validation", action="store_true", help="do not run sql_validation")
+    parser.add_argument("--disable-llm-repair", action="store_true", help="do not ask the LLM to repair SQL")
+    parser.add_argument("--no-modify-file", action="store_true", help="leave the pair file unchanged in step 3")
+    parser.add_argument("--skip-training-load", action="store_true", help="do not run training_load")
+    parser.add_argument("--no-db-tracking", action="store_true", help="no task store: outputs go to --output-dir")
+    parser.add_argument("--backup-vector-tables", action="store_true", help="back up vector tables before loading")
+    parser.add_argument("--truncate-vector-tables", action="store_true",
+                        help="empty the vector tables before loading (implies a backup)")
+    parser.add_argument("--batch-size", type=int, default=None, help="tables per ddl batch / pairs per batch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m data_pipeline", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the schema workflow (complete or one step)")
+    add_run_arguments(run)
+
+    sub.add_parser("init-db", help="create or upgrade the task-store tables")
+
+    demo = sub.add_parser("demo-db", help="create the demo business database (highway service areas)")
+    demo.add_argument("--uri", help="build into this database instead of the embedded server's highway_demo")
+
+    backup = sub.add_parser("backup", help="back up a task directory's files into file_bak_*")
+    backup.add_argument("task_dir", type=Path)
+
+    restore = sub.add_parser("restore", help="restore a file_bak_* backup (current files backed up first)")
+    restore.add_argument("task_dir", type=Path)
+    restore.add_argument("backup_name")
+
+    delete = sub.add_parser("delete", help="delete task directories (and records)")
+    delete.add_argument("task_ids", nargs="+")
+    delete.add_argument("--force", action="store_true", help="delete even if the task is running")
+    delete.add_argument("--delete-database-records", action="store_true")
+    delete.add_argument("--yes", action="store_true", help="confirm the deletion (required)")
+
+    for name, helptext in (("prepare", "prepare a task for a run (directory, config, status)"),
+                           ("finalize", "register outputs and set the final status of a task")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("--task-id", required=True)
+        p.add_argument("--execution-mode", choices=["complete", "step"], default="complete")
+        p.add_argument("--step-name", choices=STEPS)
+
+    db = sub.add_parser("db", help="the embedded PostgreSQL server")
+    db.add_argument("action", choices=["start", "stop", "uri", "status"])
+    return parser
+
+
+def _cmd_init_db(args: argparse.Namespace) -> dict[str, Any]:
+    from data_pipeline.task_store import TaskStore
+    from platform_db import redact_dsn
+
+    store = TaskStore()
+    applied = store.migrate()
+    store.close()
+    return {"success": True, "applied_migrations": applied, "database": redact_dsn(store.dsn)}
+
+
+def _cmd_demo_db(args: argparse.Namespace) -> dict[str, Any]:
+    from dataclasses import asdict, is_dataclass
+
+    from data_pipeline import demo_db
+    from platform_db import embedded, redact_dsn
+
+    uri = args.uri or embedded.ensure_database(demo_db.DEMO_DATABASE, extensions=())
+    summary = demo_db.build_demo_database(uri)
+    data = asdict(summary) if is_dataclass(summary) else summary.model_dump()
+    return {"success": True, "uri": redact_dsn(uri), **data}
+
+
+def _cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
+    from data_pipeline.backup import backup_existing_files
+
+    return {"success": True, **backup_existing_files(args.task_dir.resolve(), task_id=args.task_dir.name).to_dict()}
+
+
+def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
+    from data_pipeline.backup import restore_backup
+
+    return {"success": True, **restore_backup(args.task_dir.resolve(), args.backup_name, task_id=args.task_dir.name)}
+
+
+def _cmd_delete(args: argparse.Namespace) -> dict[str, Any]:
+    import getpass
+
+    from data_pipeline.deletion import delete_tasks
+    from data_pipeline.task_store import default_store
+
+    result = delete_tasks(
+        default_store(), args.task_ids, confirm=args.yes or None, force=args.force,
+        delete_database_records=args.delete_database_records, actor=f"cli:{getpass.getuser()}",
+    )
+    return {"success": not result.failed_tasks, **result.to_dict()}
+
+
+def _cmd_db(args: argparse.Namespace) -> dict[str, Any]:
+    from platform_db import embedded
+
+    if args.action == "stop":
+        return {"success": True, "was_running": embedded.stop()}
+    if args.action == "status":
+        running = (embedded.pgdata_dir() / "postmaster.pid").exists()
+        return {"success": True, "running": running, "pgdata": str(embedded.pgdata_dir())}
+    return {"success": True, "uri": embedded.server_uri("postgres"), "pgdata": str(embedded.pgdata_dir())}
+
+
+def _cmd_run(args: argparse.Namespace) -> dict[str, Any]:
+    from data_pipeline.workflow import run_from_cli
+
+    return run_from_cli(args)
+
+
+def _cmd_prepare(args: argparse.Namespace) -> dict[str, Any]:
+    from data_pipeline.workflow import prepare_task
+
+    return prepare_task(args.task_id, execution_mode=args.execution_mode, step_name=args.step_name).model_dump()
+
+
+def _cmd_finalize(args: argparse.Namespace) -> dict[str, Any]:
+    from data_pipeline.workflow import finalize_task
+
+    return finalize_task(args.task_id)
+
+
+COMMANDS = {
+    "run": _cmd_run, "init-db": _cmd_init_db, "demo-db": _cmd_demo_db, "backup": _cmd_backup,
+    "restore": _cmd_restore, "delete": _cmd_delete, "db": _cmd_db, "prepare": _cmd_prepare,
+    "finalize": _cmd_finalize,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        doc = COMMANDS[args.command](args)
+    except PipelineError as exc:
+        _print({"success": False, "error_code": exc.error_code, "message": exc.message, **exc.details})
+        return 2 if exc.http_status < 500 else 1
+    _print(doc)
+    return 0 if doc.get("success", True) else 1

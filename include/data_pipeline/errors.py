@@ -1,0 +1,57 @@
+"""Errors a user can act on. Each carries a stable ``error_code`` the REST API returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class PipelineError(Exception):
+    """Base class: a clear message naming the problem, an error code, optional details."""
+
+    error_code = "PIPELINE_ERROR"
+    http_status = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(PipelineError, ValueError):
+    error_code = "INVALID_INPUT"
+    http_status = 400
+
+
+class InvalidTaskId(InvalidInput):
+    error_code = "INVALID_TASK_ID"
+
+
+class UnsafePath(InvalidInput):
+    error_code = "INVALID_PATH"
+
+
+class NotFound(PipelineError, LookupError):
+    error_code = "NOT_FOUND"
+    http_status = 404
+
+
+class TaskNotFound(NotFound):
+    error_code = "TASK_NOT_FOUND"
+
+
+class Conflict(PipelineError):
+    error_code = "CONFLICT"
+    http_status = 409
+
+
+class TaskRunning(Conflict):
+    error_code = "TASK_RUNNING"
+
+
+class TooLarge(PipelineError):
+    error_code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+
+class StepFailed(PipelineError):
+    error_code = "STEP_FAILED"
