@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from platform_db import embedded
 
@@ -18,6 +19,10 @@ def new_database(prefix: str = "dp_test") -> str:
     """Create a uniquely named database (with pgvector) on the embedded server; return its URI."""
     name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"
     return embedded.ensure_database(name)
+
+
+def database_name(uri: str) -> str:
+    return conninfo_to_dict(uri)["dbname"]
 
 
 @pytest.fixture(scope="session")
@@ -31,7 +36,7 @@ def platform_db_uri() -> Iterator[str]:
         os.environ.pop("DATA_PIPELINE_DB_URI", None)
     else:
         os.environ["DATA_PIPELINE_DB_URI"] = previous
-    embedded.drop_database(uri.rsplit("/", 1)[1].split("?", 1)[0])
+    embedded.drop_database(database_name(uri))
 
 
 @pytest.fixture
@@ -39,7 +44,7 @@ def fresh_db_uri() -> Iterator[str]:
     """A database of its own for one test (isolation-sensitive tests)."""
     uri = new_database("dp_iso")
     yield uri
-    embedded.drop_database(uri.rsplit("/", 1)[1].split("?", 1)[0])
+    embedded.drop_database(database_name(uri))
 
 
 @pytest.fixture

@@ -169,7 +169,7 @@ def restore_backup(task_dir: Path, backup_name: str, *, task_id: str | None = No
     outcome = MoveJournal(task_dir, "restore").run(batch, lambda b, o: None)
     return {
         "restored_from": backup_name,
-        "restored_files": sorted(outcome.moved + outcome.already_done),
+        "restored_files": sorted(Path(p).name for p in outcome.moved + outcome.already_done),
         "failed_files": outcome.failed,
         "current_files_backup": safety.to_dict(),
     }

@@ -22,6 +22,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from data_pipeline.errors import PipelineError
+
 DEMO_DATABASE = "highway_demo"
 DEMO_TABLES: tuple[str, ...] = (
     "bss_company",
@@ -192,7 +194,7 @@ CREATE TABLE bss_charging_day_data (
 Row = tuple[Any, ...]
 
 
-class DemoDatabaseError(RuntimeError):
+class DemoDatabaseError(PipelineError):
     """The build failed; the transaction was rolled back, so the previous demo tables are intact."""
 
 

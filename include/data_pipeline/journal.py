@@ -7,6 +7,7 @@ is done. ``recover`` replays any journal left by a killed process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from data_pipeline.task_dir import atomic_write_bytes, atomic_write_text, state_dir
+from data_pipeline.task_dir import STATE_DIR, atomic_write_bytes, atomic_write_text, state_dir
 
 
 @dataclass
@@ -50,7 +51,7 @@ def idempotent_copy(src: Path, dst: Path) -> str:
 class MoveJournal:
     def __init__(self, task_dir: Path, name: str) -> None:
         self.task_dir = task_dir
-        self.path = state_dir(task_dir) / f"{name}.journal.json"
+        self.path = task_dir / STATE_DIR / f"{name}.journal.json"
 
     def pending(self) -> dict[str, Any] | None:
         if not self.path.exists():
@@ -61,10 +62,13 @@ class MoveJournal:
             return None
 
     def write(self, batch: dict[str, Any]) -> None:
+        state_dir(self.task_dir)
         atomic_write_text(self.path, json.dumps(batch, ensure_ascii=False, indent=1))
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            self.path.parent.rmdir()  # only succeeds when no other state is kept
 
     def run(self, batch: dict[str, Any], on_done: Callable[[dict[str, Any], MoveOutcome], None]) -> MoveOutcome:
         """Journal ``batch`` (moves: [[src_rel, dst_rel], ...], op move|copy), perform it, call ``on_done``."""

@@ -223,8 +223,9 @@ def directory_stats(path: Path) -> DirectoryStats:
     if not path.exists():
         return DirectoryStats(0, 0, 0)
     for root, dirnames, filenames in os.walk(path, followlinks=False):
-        dirs += len(dirnames)
-        for name in filenames:
+        links = [d for d in dirnames if os.path.islink(os.path.join(root, d))]
+        dirs += len(dirnames) - len(links)
+        for name in [*filenames, *links]:  # a link to a directory is one entry, never its contents
             files += 1
             with contextlib.suppress(FileNotFoundError):
                 size += os.lstat(os.path.join(root, name)).st_size
