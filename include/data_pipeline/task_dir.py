@@ -136,11 +136,12 @@ def open_for_read(path: Path) -> int:
     return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> bool:
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> bool:
     """Write ``data`` to ``path`` via a temp file and rename; a no-op when the content is identical.
 
     Returns whether the file changed. The destination is never a symlink (rename replaces the link
-    itself, not its target).
+    itself, not its target). ``durable=False`` skips fsync: still atomic against a killed process,
+    which is what per-item state needs, at a fraction of the cost.
     """
     try:
         same_size = path.is_file() and not path.is_symlink() and path.stat().st_size == len(data)
@@ -153,8 +154,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> bool:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -162,8 +164,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> bool:
     return True
 
 
-def atomic_write_text(path: Path, text: str) -> bool:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(path: Path, text: str, *, durable: bool = True) -> bool:
+    return atomic_write_bytes(path, text.encode("utf-8"), durable=durable)
 
 
 def file_type_of(name: str) -> str:

@@ -1,0 +1,1 @@
+"""Embeddings: an OpenAI-compatible ``/embeddings`` endpoint or the offline embedder (placeholder)."""

@@ -1,0 +1,193 @@
+"""Per-item state that makes every step resumable (SPEC §8, seed resumable_batch_processing).
+
+Each item (table, pair, document) has its own small JSON record under
+``<task dir>/.state/<step>/<scope>/items/``, written atomically (temp file + rename) the moment the
+item finishes, so a ``kill -9`` loses at most the item in flight. A completed item is trusted only if
+the outputs it recorded still have the recorded SHA-256. A scope is finished once the step ends; the
+next execution of a finished scope starts afresh, while a retry of an unfinished one resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from data_pipeline.task_dir import atomic_write_text, state_dir
+
+ItemStatus = Literal["pending", "running", "completed", "failed", "skipped"]
+
+
+def sha256_file(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable hash of the inputs that decide a step's outputs (JSON-serialisable parts)."""
+    payload = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+class ItemRecord(BaseModel):
+    key: str
+    status: ItemStatus = "pending"
+    attempts: int = 0
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    error: str | None = None
+    outputs: dict[str, str] = Field(default_factory=dict)  # path relative to the task dir -> sha256
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScopeInfo(BaseModel):
+    fingerprint: str
+    total: int
+    finished: bool = False
+    created_at: datetime
+    resumed_times: int = 0
+
+
+class ResumeSummary(BaseModel):
+    resumed: bool
+    total: int
+    already_completed: int
+    to_process: int
+    exhausted: list[str] = Field(default_factory=list)
+
+
+class StepState:
+    """The per-item state of one step (or one batch of a step) in a task directory."""
+
+    def __init__(self, task_dir: Path, step: str, scope: str = "all", *, max_retries: int = 3) -> None:
+        self.task_dir = task_dir
+        self.root = state_dir(task_dir) / step / scope
+        self.items_dir = self.root / "items"
+        self.max_retries = max_retries
+        self._records: dict[str, ItemRecord] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def begin(self, fp: str, keys: Sequence[str]) -> ResumeSummary:
+        """Load state for ``keys``; resume an unfinished scope with the same fingerprint, else start afresh."""
+        info = self._read_info()
+        resumed = info is not None and info.fingerprint == fp and not info.finished
+        if not resumed:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self._records = {}
+        else:
+            self._records = self._load_records()
+        self.items_dir.mkdir(parents=True, exist_ok=True)
+        new_info = ScopeInfo(fingerprint=fp, total=len(keys), created_at=datetime.now(UTC),
+                             resumed_times=(info.resumed_times + 1) if resumed and info else 0)
+        if resumed and info:
+            new_info.created_at = info.created_at
+        atomic_write_text(self.root / "scope.json", new_info.model_dump_json(indent=1))
+        done = sum(1 for k in keys if self.is_completed(k))
+        exhausted = [k for k in keys if self._exhausted(k)]
+        return ResumeSummary(resumed=resumed, total=len(keys), already_completed=done,
+                             to_process=len(keys) - done - len(exhausted), exhausted=exhausted)
+
+    def finish(self) -> None:
+        info = self._read_info()
+        if info is not None:
+            info.finished = True
+            atomic_write_text(self.root / "scope.json", info.model_dump_json(indent=1))
+
+    def reset(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+        self._records = {}
+
+    # -- items -------------------------------------------------------------------------------
+
+    def record(self, key: str) -> ItemRecord:
+        return self._records.get(key) or ItemRecord(key=key)
+
+    def is_completed(self, key: str) -> bool:
+        """Completed per state AND every recorded output still has its recorded content."""
+        rec = self._records.get(key)
+        if rec is None or rec.status != "completed":
+            return False
+        return all(sha256_file(self.task_dir / rel) == digest for rel, digest in rec.outputs.items())
+
+    def _exhausted(self, key: str) -> bool:
+        rec = self._records.get(key)
+        return rec is not None and rec.status == "failed" and rec.attempts >= self.max_retries
+
+    def pending(self, keys: Iterable[str]) -> list[str]:
+        """Keys still to process: not verifiably completed and not out of attempts."""
+        return [k for k in keys if not self.is_completed(k) and not self._exhausted(k)]
+
+    def exhausted(self, keys: Iterable[str]) -> list[str]:
+        return [k for k in keys if self._exhausted(k)]
+
+    def start(self, key: str) -> ItemRecord:
+        rec = self.record(key).model_copy()
+        rec.status = "running"
+        rec.attempts += 1
+        rec.started_at = datetime.now(UTC)
+        rec.error = None
+        self._write(rec)
+        return rec
+
+    def complete(self, key: str, outputs: Iterable[Path] = (), data: dict[str, Any] | None = None) -> None:
+        rec = self.record(key).model_copy()
+        rec.status = "completed"
+        rec.completed_at = datetime.now(UTC)
+        rec.error = None
+        rec.outputs = {p.relative_to(self.task_dir).as_posix(): sha256_file(p) or "" for p in outputs}
+        rec.data = data or {}
+        self._write(rec)
+
+    def fail(self, key: str, error: str) -> ItemRecord:
+        rec = self.record(key).model_copy()
+        rec.status = "failed"
+        rec.completed_at = datetime.now(UTC)
+        rec.error = error[:2000]
+        self._write(rec)
+        return rec
+
+    def completed_count(self, keys: Iterable[str]) -> int:
+        return sum(1 for k in keys if self._records.get(k) is not None and self._records[k].status == "completed")
+
+    def records(self) -> dict[str, ItemRecord]:
+        return dict(self._records)
+
+    # -- files -------------------------------------------------------------------------------
+
+    def _item_path(self, key: str) -> Path:
+        return self.items_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
+
+    def _write(self, rec: ItemRecord) -> None:
+        self._records[rec.key] = rec
+        atomic_write_text(self._item_path(rec.key), rec.model_dump_json(), durable=False)
+
+    def _read_info(self) -> ScopeInfo | None:
+        try:
+            return ScopeInfo.model_validate_json((self.root / "scope.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _load_records(self) -> dict[str, ItemRecord]:
+        records: dict[str, ItemRecord] = {}
+        if not self.items_dir.is_dir():
+            return records
+        for entry in os.scandir(self.items_dir):
+            if not entry.name.endswith(".json"):
+                continue  # leftover temp file of an interrupted write
+            try:
+                rec = ItemRecord.model_validate_json(Path(entry.path).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # unreadable record: the item is simply redone
+            records[rec.key] = rec
+        return records
