@@ -1,0 +1,165 @@
+"""Airflow DAG → platform workflow, so a DAG such as ``data_pipeline`` can run on DolphinScheduler.
+
+One SHELL task per Airflow task, the same dependencies, the schedule converted to Quartz, the DAG
+params as DolphinScheduler global parameters. A task's command is its ``bash_command``, else the
+``shell_command`` key of its ``doc_json`` (how Python tasks say which CLI call does their step);
+``{{ params.NAME }}`` becomes ``${NAME}``, the DolphinScheduler spelling. Airflow is imported only
+inside :func:`load_dag`, so the package stays importable without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dolphin_publisher.cron import to_quartz
+from dolphin_publisher.errors import CronConversionError, DagImportError
+from dolphin_publisher.models import GlobalParam, ScheduleSpec, TaskSpec, TaskType, TriggerSource, WorkflowFile
+
+if TYPE_CHECKING:
+    from dolphin_publisher.definitions import WorkflowRef, WorkflowService
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+_PARAM_REF = re.compile(r"\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def default_dags_folder() -> Path:
+    return Path(os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") or PROJECT_ROOT / "dags")
+
+
+def load_dag(dag_id: str, dags_folder: str | Path | None = None) -> Any:
+    """Parse the folder with Airflow's DagBag and return the DAG (Airflow logs go to stderr)."""
+    folder = Path(dags_folder) if dags_folder else default_dags_folder()
+    if not folder.exists():
+        raise DagImportError(f"DAG folder {folder} does not exist")
+    with contextlib.redirect_stdout(sys.stderr):
+        from airflow.dag_processing.dagbag import DagBag
+
+        bag = DagBag(dag_folder=str(folder))
+    dag = bag.dags.get(dag_id)
+    if dag is None:
+        errors = "; ".join(f"{Path(f).name}: {str(e).strip().splitlines()[-1] if str(e).strip() else e}"
+                           for f, e in bag.import_errors.items())
+        suffix = f" (import errors: {errors})" if errors else ""
+        raise DagImportError(f"DAG {dag_id!r} not found in {folder}{suffix}")
+    return dag
+
+
+def _minutes(value: Any) -> int:
+    if isinstance(value, timedelta):
+        return math.ceil(value.total_seconds() / 60)
+    if isinstance(value, int | float):
+        return math.ceil(value / 60)
+    return 0
+
+
+def _command(task: Any) -> str:
+    bash = getattr(task, "bash_command", None)
+    if isinstance(bash, str) and bash.strip():
+        command = bash
+    else:
+        doc = _doc_json(task)
+        command = doc.get("shell_command") if isinstance(doc.get("shell_command"), str) else ""
+        if not command.strip():
+            raise DagImportError(
+                f"task {task.task_id!r} has no command DolphinScheduler can run: give it a bash_command or "
+                'doc_json with {"shell_command": "..."}'
+            )
+    command = _PARAM_REF.sub(lambda m: "${" + m.group(1) + "}", command)
+    if "{{" in command or "{%" in command:
+        raise DagImportError(
+            f"task {task.task_id!r} uses Airflow templating DolphinScheduler cannot evaluate ({command.strip()!r}); "
+            "only {{ params.NAME }} is translated"
+        )
+    return command
+
+
+def _doc_json(task: Any) -> dict[str, Any]:
+    raw = getattr(task, "doc_json", None)
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw) if isinstance(raw, str) else raw
+    except json.JSONDecodeError as exc:
+        raise DagImportError(f"task {task.task_id!r} has doc_json that is not valid JSON: {exc}") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def _schedule(dag: Any) -> ScheduleSpec | None:
+    timetable = dag.timetable
+    kind = type(timetable).__name__
+    if kind == "NullTimetable":
+        return None
+    expression = getattr(timetable, "expression", None) or getattr(timetable, "_expression", None)
+    if not isinstance(expression, str):
+        raise DagImportError(
+            f"DAG {dag.dag_id!r} has schedule {getattr(dag, 'schedule', None)!r} ({kind}), which has no "
+            "DolphinScheduler equivalent: use a cron expression, a cron preset or None"
+        )
+    zone = getattr(timetable, "timezone", None) or getattr(timetable, "_timezone", None) or dag.timezone
+    zone_name = getattr(zone, "name", None) or str(zone or "UTC")
+    try:
+        to_quartz(expression)
+    except CronConversionError as exc:
+        raise DagImportError(f"DAG {dag.dag_id!r}: {exc.message}") from exc
+    return ScheduleSpec(cron=expression, timezone=zone_name)
+
+
+def _param_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _params(dag: Any) -> list[GlobalParam]:
+    params = []
+    for name in dag.params:
+        try:
+            value = dag.params.get_param(name).value
+        except Exception:  # a required param without default has no value yet
+            value = None
+        params.append(GlobalParam(prop=name, value=_param_value(value)))
+    return params
+
+
+def dag_to_workflow(dag: Any) -> WorkflowFile:
+    """The workflow file for ``dag``; platform task ids are ``<dag_id>.<task_id>``."""
+    prefix = f"{dag.dag_id}."
+    tasks, problems = [], []
+    for task in sorted(dag.tasks, key=lambda t: t.task_id):
+        try:
+            command = _command(task)
+        except DagImportError as exc:
+            problems.append(exc.message)
+            continue
+        doc = _doc_json(task)
+        queue = getattr(task, "queue", None)
+        tasks.append(TaskSpec(
+            task_id=prefix + task.task_id, name=task.task_id, type=TaskType.SHELL, command=command,
+            worker_group=str(doc.get("worker_group") or (queue if isinstance(queue, str) and queue else "default")),
+            retries=int(task.retries or 0), retry_delay_minutes=_minutes(task.retry_delay),
+            timeout_minutes=_minutes(task.execution_timeout), description=str(doc.get("description") or ""),
+        ))
+    if problems:
+        raise DagImportError("; ".join(problems), problems=problems)
+    dependencies = sorted((prefix + up, prefix + task.task_id) for task in dag.tasks for up in task.upstream_task_ids)
+    return WorkflowFile(
+        name=dag.dag_id, description=str(getattr(dag, "description", None) or ""), schedule=_schedule(dag),
+        tasks=tasks, dependencies=dependencies, global_params=_params(dag),
+    )
+
+
+def import_dag(workflows: WorkflowService, dag_id: str, *, dags_folder: str | Path | None = None,
+               operator: str) -> WorkflowRef:
+    """Create the workflow or, on a later import, a new version of it (none when nothing changed)."""
+    spec = dag_to_workflow(load_dag(dag_id, dags_folder))
+    return workflows.create_or_update(spec, operator=operator, trigger=TriggerSource.AIRFLOW_IMPORT)

@@ -1,0 +1,330 @@
+"""The ``/api/v1`` workflow routes (SPEC §12) as a FastAPI router the Airflow plugin mounts.
+
+Authentication and authorisation are the plugin's: it passes two FastAPI dependencies, one for
+reads and one for writes. The write dependency's return value (a user object or a name) becomes the
+``operator`` of versions and publish records. Every answer uses the project's envelope
+``{"success", "code", "message", "data"}``; errors add ``error_code``. Tokens never appear in an
+answer: the config's public view leaves them out and errors carry only the server's code and msg.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any, Generic, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, ConfigDict, Field
+
+from dolphin_publisher.errors import DolphinError, PublisherError
+from dolphin_publisher.models import (
+    PublishOperation,
+    PublishRecord,
+    ReassignMode,
+    TaskInfo,
+    TaskSpec,
+    VersionInfo,
+    WorkflowDetail,
+    WorkflowFile,
+    WorkflowStatus,
+    WorkflowSummary,
+)
+from dolphin_publisher.runtime import Runtime
+
+log = logging.getLogger(__name__)
+D = TypeVar("D")
+
+
+class Envelope(BaseModel, Generic[D]):
+    success: bool
+    code: int
+    message: str
+    data: D | None = None
+    error_code: str | None = None
+
+
+class Page(BaseModel, Generic[D]):
+    items: list[D]
+    total: int
+    limit: int
+    offset: int
+
+
+class WorkflowRefOut(BaseModel):
+    workflow_id: int
+    name: str
+    version: int
+    changed: bool
+
+
+class PublishRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    operation: PublishOperation
+
+
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int = Field(ge=1)
+    reassign_mode: ReassignMode | None = None
+
+
+class StartRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    params: dict[str, str] = Field(default_factory=dict)
+    failure_strategy: str = Field(default="CONTINUE", pattern="^(CONTINUE|END)$")
+    dry_run: bool = False
+
+
+class BatchStartRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    workflow_ids: list[int] = Field(min_length=1, max_length=100)
+
+
+class AssignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    task_ids: list[str] = Field(min_length=1, max_length=5000)
+    mode: ReassignMode | None = None
+    dependencies: list[tuple[str, str]] | None = None
+
+
+class ReassignRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    workflow_id: int
+    mode: ReassignMode
+
+
+class TasksUpsertRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tasks: list[TaskSpec] = Field(min_length=1, max_length=5000)
+
+
+def _answer(data: Any = None, *, message: str = "ok", status: int = 200) -> JSONResponse:
+    return JSONResponse(status_code=status, content=jsonable_encoder(
+        {"success": True, "code": status, "message": message, "data": data}))
+
+
+def _error(status: int, error_code: str, message: str, data: Any = None) -> JSONResponse:
+    return JSONResponse(status_code=status, content=jsonable_encoder(
+        {"success": False, "code": status, "message": message, "error_code": error_code, "data": data}))
+
+
+def _from_publisher_error(exc: PublisherError, extra: dict[str, Any] | None = None) -> JSONResponse:
+    data: dict[str, Any] = dict(exc.details)
+    if isinstance(exc, DolphinError):
+        data.update({"dolphin_code": exc.code, "dolphin_msg": exc.msg})
+    data.update(extra or {})
+    return _error(exc.http_status, exc.error_code, exc.message, data)
+
+
+_HTTP_CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+               409: "CONFLICT"}
+
+
+class EnvelopeRoute(APIRoute):
+    """Turns every failure of a route (and of its auth dependencies) into the envelope.
+
+    A router cannot install exception handlers (they belong to the app), so the route does it.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def envelope_handler(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except PublisherError as exc:
+                return _from_publisher_error(exc)
+            except RequestValidationError as exc:
+                errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+                          for e in exc.errors()]
+                return _error(400, "VALIDATION_ERROR", "invalid request: " + "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors), {"errors": errors})
+            except HTTPException as exc:
+                return _error(exc.status_code, _HTTP_CODES.get(exc.status_code, "HTTP_ERROR"), str(exc.detail))
+            except Exception:
+                log.exception("unexpected error in %s %s", request.method, request.url.path)
+                return _error(500, "INTERNAL_ERROR", "internal error; see the API server log")
+
+        return envelope_handler
+
+
+def _operator(user: Any) -> str:
+    if isinstance(user, str) and user:
+        return user
+    for attr in ("username", "user_name", "name"):
+        value = getattr(user, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    getter = getattr(user, "get_name", None)
+    if callable(getter):
+        return str(getter())
+    return "api"
+
+
+def create_router(read_access: Callable[..., Any], write_access: Callable[..., Any], *,
+                  runtime_factory: Callable[[], Runtime] | None = None) -> APIRouter:
+    """Routes for ``/api/v1``; ``read_access``/``write_access`` are FastAPI dependencies."""
+    make_runtime = runtime_factory or Runtime
+    router = APIRouter(route_class=EnvelopeRoute, tags=["workflows"])
+    reader = [Depends(read_access)]
+
+    # ---- workflows -------------------------------------------------------------------------------
+
+    @router.get("/workflows", dependencies=reader, response_model=Envelope[Page[WorkflowSummary]])
+    def list_workflows(status: WorkflowStatus | None = None, publish_status: str | None = None,
+                       search: str | None = Query(default=None, max_length=200),
+                       limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0)) -> Any:
+        items, total = make_runtime().workflows.list(status=status.value if status else None,
+                                                     publish_status=publish_status, search=search, limit=limit,
+                                                     offset=offset)
+        return _answer({"items": items, "total": total, "limit": limit, "offset": offset})
+
+    @router.post("/workflows", status_code=201, response_model=Envelope[WorkflowRefOut])
+    def create_workflow(body: WorkflowFile, user: Any = Depends(write_access)) -> Any:
+        ref = make_runtime().workflows.create(body, operator=_operator(user))
+        return _answer(ref.to_dict(), message="workflow created", status=201)
+
+    @router.post("/workflows/batch-start", response_model=Envelope[dict[str, Any]])
+    def batch_start(body: BatchStartRequest, user: Any = Depends(write_access)) -> Any:
+        with make_runtime().publisher() as publisher:
+            return _answer(publisher.batch_start(body.workflow_ids, operator=_operator(user)),
+                           message="instances started")
+
+    @router.get("/workflows/{workflow_id}", dependencies=reader, response_model=Envelope[WorkflowDetail])
+    def get_workflow(workflow_id: int) -> Any:
+        return _answer(make_runtime().workflows.get(workflow_id))
+
+    @router.put("/workflows/{workflow_id}", response_model=Envelope[WorkflowRefOut])
+    def update_workflow(workflow_id: int, body: WorkflowFile, user: Any = Depends(write_access)) -> Any:
+        ref = make_runtime().workflows.update(workflow_id, body, operator=_operator(user))
+        return _answer(ref.to_dict(), message="new version created" if ref.changed else "no change")
+
+    @router.delete("/workflows/{workflow_id}", response_model=Envelope[dict[str, Any]])
+    def delete_workflow(workflow_id: int, delete_in_dolphinscheduler: bool = False,
+                        user: Any = Depends(write_access)) -> Any:
+        runtime = make_runtime()
+        runtime.workflows.get(workflow_id)  # 404 before any remote call
+        code = None
+        if delete_in_dolphinscheduler:
+            with runtime.publisher() as publisher:
+                code = publisher.delete_remote(workflow_id)
+        runtime.workflows.delete(workflow_id)
+        log.info("workflow %s deleted by %s (remote definition %s)", workflow_id, _operator(user), code)
+        return _answer({"workflow_id": workflow_id, "deleted_engine_workflow_code": code}, message="deleted")
+
+    # ---- versions --------------------------------------------------------------------------------
+
+    @router.get("/workflows/{workflow_id}/versions", dependencies=reader, response_model=Envelope[list[VersionInfo]])
+    def list_versions(workflow_id: int) -> Any:
+        return _answer(make_runtime().versions.list(workflow_id))
+
+    @router.get("/workflows/{workflow_id}/versions/{version}", dependencies=reader,
+                response_model=Envelope[VersionInfo])
+    def get_version(workflow_id: int, version: int) -> Any:
+        return _answer(make_runtime().versions.get(workflow_id, version))
+
+    @router.get("/workflows/{workflow_id}/diff", dependencies=reader, response_model=Envelope[dict[str, Any]])
+    def diff(workflow_id: int, from_version: int = Query(ge=1), to_version: int = Query(ge=1)) -> Any:
+        return _answer(make_runtime().versions.diff(workflow_id, from_version, to_version))
+
+    @router.post("/workflows/{workflow_id}/rollback", response_model=Envelope[WorkflowRefOut])
+    def rollback(workflow_id: int, body: RollbackRequest, user: Any = Depends(write_access)) -> Any:
+        ref = make_runtime().versions.rollback(workflow_id, body.version, operator=_operator(user),
+                                               mode=body.reassign_mode)
+        return _answer(ref.to_dict(), message=f"rolled back to the content of version {body.version}")
+
+    # ---- platform state and publishing -----------------------------------------------------------
+
+    @router.post("/workflows/{workflow_id}/online", response_model=Envelope[WorkflowSummary])
+    def platform_online(workflow_id: int, user: Any = Depends(write_access)) -> Any:
+        return _answer(make_runtime().workflows.set_status(workflow_id, WorkflowStatus.ONLINE,
+                                                           operator=_operator(user)), message="online on the platform")
+
+    @router.post("/workflows/{workflow_id}/offline", response_model=Envelope[WorkflowSummary])
+    def platform_offline(workflow_id: int, user: Any = Depends(write_access)) -> Any:
+        return _answer(make_runtime().workflows.set_status(workflow_id, WorkflowStatus.OFFLINE,
+                                                           operator=_operator(user)), message="offline on the platform")
+
+    @router.post("/workflows/{workflow_id}/publish", response_model=Envelope[PublishRecord])
+    def publish(workflow_id: int, body: PublishRequest, user: Any = Depends(write_access)) -> Any:
+        runtime = make_runtime()
+        with runtime.publisher() as publisher:
+            outcome = publisher.publish(workflow_id, body.operation, operator=_operator(user))
+        if outcome.error is not None:
+            return _from_publisher_error(outcome.error, {"record": outcome.record.model_dump(mode="json")})
+        return _answer(outcome.record, message=f"{body.operation.value}: {outcome.record.status.value}")
+
+    @router.get("/workflows/{workflow_id}/publish-records", dependencies=reader,
+                response_model=Envelope[list[PublishRecord]])
+    def publish_records(workflow_id: int) -> Any:
+        return _answer(make_runtime().workflows.get(workflow_id).recent_publish_records)
+
+    # ---- instances -------------------------------------------------------------------------------
+
+    @router.post("/workflows/{workflow_id}/start", response_model=Envelope[dict[str, Any]])
+    def start(workflow_id: int, body: StartRequest | None = None, user: Any = Depends(write_access)) -> Any:
+        body = body or StartRequest()
+        with make_runtime().publisher() as publisher:
+            result = publisher.start(workflow_id, operator=_operator(user), params=body.params or None,
+                                     failure_strategy=body.failure_strategy, dry_run=body.dry_run)
+        return _answer(result, message="instance started")
+
+    @router.get("/workflows/{workflow_id}/executions", dependencies=reader, response_model=Envelope[list[Any]])
+    def executions(workflow_id: int, refresh: bool = False) -> Any:
+        runtime = make_runtime()
+        with runtime.history() as history:
+            if refresh:
+                history.sync_workflow(workflow_id)
+            return _answer(history.executions(workflow_id))
+
+    @router.get("/workflows/{workflow_id}/executions/{instance_id}/tasks", dependencies=reader,
+                response_model=Envelope[dict[str, Any]])
+    def execution_tasks(workflow_id: int, instance_id: int) -> Any:
+        with make_runtime().history() as history:
+            return _answer(history.task_instances(workflow_id, instance_id))
+
+    @router.get("/task-instances/{task_instance_id}/log", dependencies=reader, response_model=Envelope[dict[str, Any]])
+    def task_log(task_instance_id: int, skip_line_num: int = Query(default=0, ge=0),
+                 limit: int = Query(default=1000, ge=1, le=10000)) -> Any:
+        with make_runtime().history() as history:
+            return _answer(history.task_log(task_instance_id, skip_lines=skip_line_num, limit=limit))
+
+    @router.post("/workflows/{workflow_id}/sync", response_model=Envelope[dict[str, Any]])
+    def sync(workflow_id: int, user: Any = Depends(write_access)) -> Any:
+        with make_runtime().history() as history:
+            return _answer(history.sync_workflow(workflow_id), message="synced")
+
+    # ---- tasks -----------------------------------------------------------------------------------
+
+    @router.post("/workflows/{workflow_id}/tasks", response_model=Envelope[WorkflowRefOut])
+    def assign(workflow_id: int, body: AssignRequest, user: Any = Depends(write_access)) -> Any:
+        ref = make_runtime().workflows.assign_tasks(workflow_id, body.task_ids, mode=body.mode,
+                                                    dependencies=body.dependencies, operator=_operator(user))
+        return _answer(ref.to_dict(), message="tasks assigned")
+
+    @router.post("/tasks/{task_id}/reassign", response_model=Envelope[WorkflowRefOut])
+    def reassign(task_id: str, body: ReassignRequest, user: Any = Depends(write_access)) -> Any:
+        ref = make_runtime().workflows.reassign_task(task_id, body.workflow_id, mode=body.mode,
+                                                     operator=_operator(user))
+        return _answer(ref.to_dict(), message="task reassigned")
+
+    @router.get("/tasks", dependencies=reader, response_model=Envelope[Page[TaskInfo]])
+    def list_tasks(workflow_id: int | None = Query(default=None, alias="workflowId"),
+                   upstream_task_id: str | None = Query(default=None, alias="upstreamTaskId"),
+                   downstream_task_id: str | None = Query(default=None, alias="downstreamTaskId"),
+                   limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+        items, total = make_runtime().workflows.list_tasks(
+            workflow_id=workflow_id, upstream_task_id=upstream_task_id, downstream_task_id=downstream_task_id,
+            limit=limit, offset=offset)
+        return _answer({"items": items, "total": total, "limit": limit, "offset": offset})
+
+    @router.post("/tasks", response_model=Envelope[dict[str, Any]])
+    def upsert_tasks(body: TasksUpsertRequest, user: Any = Depends(write_access)) -> Any:
+        ids = make_runtime().workflows.upsert_tasks(body.tasks)
+        return _answer({"task_ids": ids}, message="tasks saved")
+
+    return router

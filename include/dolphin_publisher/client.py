@@ -1,0 +1,559 @@
+"""REST client for DolphinScheduler 3.3/3.4, and the ``Transport`` that writes definitions.
+
+Wire rules (see the contract): form-encoded bodies, the access token in a ``token`` header, the
+``{code, msg, data}`` envelope checked on every answer (business errors come with HTTP 200), unknown
+fields ignored, HTTP 401 with an empty body for a bad token.
+
+Retries: only transient failures are retried, with exponential backoff — connect errors always
+(the request never reached the server); timeouts, dropped connections and 502/504 only for
+idempotent calls (reads, update, release, schedule changes); 503 for any call. Creating a
+definition, a schedule or an instance is never repeated blindly: the caller gets a
+``DolphinTransientError`` with ``outcome_unknown`` and looks before trying again (see
+``RestTransport``). Business errors are never retried.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, Protocol, TypeVar
+
+import httpx
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+from dolphin_publisher.converter import DefinitionPayload, SchedulePayload
+from dolphin_publisher.errors import (
+    DolphinApiError,
+    DolphinAuthError,
+    DolphinError,
+    DolphinProtocolError,
+    DolphinTransientError,
+)
+from dolphin_publisher.models import DS_DATE_FORMAT
+
+log = logging.getLogger(__name__)
+
+MAX_CODES_PER_CALL = 100
+NOT_FOUND_CODES = frozenset({50003})  # workflow definition does not exist
+NAME_EXISTS = 10168
+ONLINE_NOT_EDITABLE = 50008
+
+
+def parse_ds_time(value: Any) -> datetime | None:
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        return datetime.strptime(value[:19], DS_DATE_FORMAT)
+    except ValueError:
+        return None
+
+
+def _coerce_time(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else parse_ds_time(value)
+
+
+class _Remote(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class RemoteTask(_Remote):
+    code: int
+    name: str = ""
+    version: int = 0
+    task_type: str | None = Field(default=None, alias="taskType")
+    task_params: Any = Field(default=None, alias="taskParams")
+
+
+class RemoteRelation(_Remote):
+    pre_task_code: int = Field(alias="preTaskCode")
+    post_task_code: int = Field(alias="postTaskCode")
+
+
+class RemoteDefinition(_Remote):
+    code: int
+    name: str = ""
+    version: int | None = None
+    release_state: str | None = Field(default=None, alias="releaseState")
+    schedule_release_state: str | None = Field(default=None, alias="scheduleReleaseState")
+    description: str | None = None
+    tasks: list[RemoteTask] = Field(default_factory=list)
+    relations: list[RemoteRelation] = Field(default_factory=list)
+
+    @classmethod
+    def from_data(cls, data: Any) -> RemoteDefinition:
+        """Accept both the DagData shape (definition + lists) and a bare definition object."""
+        if not isinstance(data, Mapping):
+            raise DolphinProtocolError(f"expected a workflow definition object, got {type(data).__name__}")
+        definition = data.get("workflowDefinition") or data.get("processDefinition") or data
+        tasks = data.get("taskDefinitionList") or []
+        relations = data.get("workflowTaskRelationList") or data.get("processTaskRelationList") or []
+        return cls.model_validate({**definition, "tasks": tasks, "relations": relations})
+
+
+class RemoteInstance(_Remote):
+    id: int
+    name: str | None = None
+    workflow_definition_code: int | None = Field(
+        default=None, validation_alias=AliasChoices("workflowDefinitionCode", "processDefinitionCode"))
+    workflow_definition_version: int | None = Field(
+        default=None, validation_alias=AliasChoices("workflowDefinitionVersion", "processDefinitionVersion"))
+    state: str | None = None
+    command_type: str | None = Field(default=None, alias="commandType")
+    start_time: datetime | None = Field(default=None, alias="startTime")
+    end_time: datetime | None = Field(default=None, alias="endTime")
+    schedule_time: datetime | None = Field(default=None, alias="scheduleTime")
+    duration: str | None = None
+    run_times: int | None = Field(default=None, alias="runTimes")
+    host: str | None = None
+    executor_name: str | None = Field(default=None, alias="executorName")
+
+    @field_validator("start_time", "end_time", "schedule_time", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime | None:
+        return _coerce_time(value)
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> str | None:
+        return None if value is None else str(value)
+
+
+class RemoteTaskInstance(_Remote):
+    id: int
+    name: str | None = None
+    task_type: str | None = Field(default=None, alias="taskType")
+    task_code: int | None = Field(default=None, alias="taskCode")
+    state: str | None = None
+    start_time: datetime | None = Field(default=None, alias="startTime")
+    end_time: datetime | None = Field(default=None, alias="endTime")
+    duration: str | None = None
+    retry_times: int | None = Field(default=None, alias="retryTimes")
+    host: str | None = None
+
+    @field_validator("start_time", "end_time", mode="before")
+    @classmethod
+    def _time(cls, value: Any) -> datetime | None:
+        return _coerce_time(value)
+
+    @field_validator("duration", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> str | None:
+        return None if value is None else str(value)
+
+
+class RemoteSchedule(_Remote):
+    id: int
+    workflow_definition_code: int | None = Field(
+        default=None, validation_alias=AliasChoices("workflowDefinitionCode", "processDefinitionCode"))
+    crontab: str = ""
+    timezone_id: str | None = Field(default=None, alias="timezoneId")
+    start_time: str | None = Field(default=None, alias="startTime")
+    end_time: str | None = Field(default=None, alias="endTime")
+    release_state: str | None = Field(default=None, alias="releaseState")
+
+
+T = TypeVar("T", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+    page_no: int
+    page_size: int
+    total_page: int
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 3
+    initial_backoff: float = 0.5
+    max_backoff: float = 8.0
+
+
+class DolphinClient:
+    """One DolphinScheduler project, over REST. Thread-safe as far as httpx.Client is."""
+
+    def __init__(self, base_url: str, token: str, project_code: int, *,
+                 timeout: float | httpx.Timeout = 30.0, retry: RetryPolicy | None = None,
+                 http_client: httpx.Client | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.project_code = int(project_code)
+        self.retry = retry or RetryPolicy()
+        if not isinstance(timeout, httpx.Timeout):
+            timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        self._http = http_client or httpx.Client(timeout=timeout)
+        self._http.headers["token"] = token
+        self._http.headers["Accept"] = "application/json"
+        self.calls = 0  # HTTP requests actually sent, for reports and benchmarks
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> DolphinClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- transport-level -------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, endpoint: str, idempotent: bool,
+                params: Mapping[str, Any] | None = None, form: Mapping[str, Any] | None = None) -> Any:
+        """Send one call (with retries) and return the envelope's ``data``."""
+
+        def should_retry(exc: BaseException) -> bool:
+            return isinstance(exc, DolphinTransientError) and (idempotent or not exc.outcome_unknown)
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            log.warning("DolphinScheduler %s: %s; retrying (attempt %d of %d)", endpoint, exc,
+                        state.attempt_number + 1, self.retry.attempts)
+
+        retrying = Retrying(
+            stop=stop_after_attempt(max(1, self.retry.attempts)),
+            wait=wait_exponential_jitter(initial=self.retry.initial_backoff, max=self.retry.max_backoff),
+            retry=retry_if_exception(should_retry), reraise=True, before_sleep=before_sleep,
+        )
+        return retrying(self._send, method, path, endpoint=endpoint, params=params, form=form)
+
+    def _send(self, method: str, path: str, *, endpoint: str, params: Mapping[str, Any] | None,
+              form: Mapping[str, Any] | None) -> Any:
+        url = f"{self.base_url}{path}"
+        clean_params = {k: _wire(v) for k, v in (params or {}).items() if v is not None}
+        clean_form = {k: _wire(v) for k, v in (form or {}).items() if v is not None} if form is not None else None
+        started = time.monotonic()
+        self.calls += 1
+        try:
+            response = self._http.request(method, url, params=clean_params or None, data=clean_form)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise DolphinTransientError(f"cannot connect to DolphinScheduler at {self.base_url}: {exc}",
+                                        endpoint=endpoint, outcome_unknown=False) from exc
+        except httpx.TimeoutException as exc:
+            raise DolphinTransientError(f"DolphinScheduler did not answer {endpoint} in time ({exc})",
+                                        endpoint=endpoint, outcome_unknown=True) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
+            raise DolphinTransientError(f"connection dropped during {endpoint}: {exc}", endpoint=endpoint,
+                                        outcome_unknown=True) from exc
+        log.debug("DolphinScheduler %s %s → %s in %.3fs", method, path, response.status_code,
+                  time.monotonic() - started)
+        return self._parse(response, endpoint)
+
+    @staticmethod
+    def _parse(response: httpx.Response, endpoint: str) -> Any:
+        status = response.status_code
+        if status == 401:
+            raise DolphinAuthError(endpoint=endpoint)
+        if status in (502, 503, 504):
+            raise DolphinTransientError(f"DolphinScheduler answered HTTP {status} to {endpoint}",
+                                        endpoint=endpoint, outcome_unknown=status != 503,
+                                        http_status_from_server=status)
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, Mapping) or "code" not in body:
+            raise DolphinProtocolError(
+                f"DolphinScheduler answered HTTP {status} to {endpoint} without the expected envelope",
+                endpoint=endpoint, http_status_from_server=status,
+            )
+        code = int(body.get("code") or 0)
+        if code != 0:
+            raise DolphinApiError(code, str(body.get("msg") or ""), endpoint=endpoint)
+        if status >= 400:
+            raise DolphinProtocolError(f"DolphinScheduler answered HTTP {status} to {endpoint}",
+                                       endpoint=endpoint, http_status_from_server=status)
+        return body.get("data")
+
+    def _project(self, suffix: str) -> str:
+        return f"/projects/{self.project_code}{suffix}"
+
+    # ---- workflow definitions --------------------------------------------------------------------
+
+    def list_definitions(self, *, page_no: int = 1, page_size: int = 10, search: str | None = None) -> Page[Any]:
+        data = self.request("GET", self._project("/workflow-definition"), endpoint="list-workflows",
+                            idempotent=True, params={"pageNo": page_no, "pageSize": page_size, "searchVal": search})
+        return _page(data, None)
+
+    def ping(self) -> dict[str, Any]:
+        """Token and project check with the cheapest call the contract has."""
+        page = self.list_definitions(page_no=1, page_size=1)
+        return {"project_code": self.project_code, "workflow_definitions": page.total}
+
+    def gen_task_codes(self, count: int) -> list[int]:
+        if not 1 <= count <= MAX_CODES_PER_CALL:
+            raise ValueError(f"gen-task-codes takes 1..{MAX_CODES_PER_CALL} codes per call, not {count}")
+        data = self.request("GET", self._project("/task-definition/gen-task-codes"), endpoint="gen-task-codes",
+                            idempotent=True, params={"genNum": count})
+        codes = [int(c) for c in (data or [])]
+        if len(codes) != count:
+            raise DolphinProtocolError(f"asked for {count} task codes, got {len(codes)}", endpoint="gen-task-codes")
+        return codes
+
+    def gen_task_codes_batched(self, count: int) -> list[int]:
+        codes: list[int] = []
+        while len(codes) < count:
+            codes.extend(self.gen_task_codes(min(MAX_CODES_PER_CALL, count - len(codes))))
+        return codes
+
+    def get_definition(self, code: int) -> RemoteDefinition | None:
+        try:
+            data = self.request("GET", self._project(f"/workflow-definition/{code}"), endpoint="get-workflow",
+                                idempotent=True)
+        except DolphinApiError as exc:
+            if exc.code in NOT_FOUND_CODES:
+                return None
+            raise
+        return RemoteDefinition.from_data(data) if data else None
+
+    def query_by_name(self, name: str) -> RemoteDefinition | None:
+        try:
+            data = self.request("GET", self._project("/workflow-definition/query-by-name"), endpoint="query-by-name",
+                                idempotent=True, params={"name": name})
+        except DolphinApiError as exc:
+            if exc.code in NOT_FOUND_CODES:
+                return None
+            raise
+        return RemoteDefinition.from_data(data) if data else None
+
+    def verify_name(self, name: str) -> bool:
+        """True when ``name`` is free in the project."""
+        try:
+            self.request("GET", self._project("/workflow-definition/verify-name"), endpoint="verify-name",
+                         idempotent=True, params={"name": name})
+        except DolphinApiError as exc:
+            if exc.code == NAME_EXISTS:
+                return False
+            raise
+        return True
+
+    def create_definition(self, payload: DefinitionPayload) -> RemoteDefinition:
+        data = self.request("POST", self._project("/workflow-definition"), endpoint="create-workflow",
+                            idempotent=False, form=payload.form())
+        return RemoteDefinition.from_data(data)
+
+    def update_definition(self, code: int, payload: DefinitionPayload) -> RemoteDefinition | None:
+        data = self.request("PUT", self._project(f"/workflow-definition/{code}"), endpoint="update-workflow",
+                            idempotent=True, form=payload.form(release_state="OFFLINE"))
+        return RemoteDefinition.from_data(data) if isinstance(data, Mapping) else None
+
+    def delete_definition(self, code: int) -> None:
+        self.request("DELETE", self._project(f"/workflow-definition/{code}"), endpoint="delete-workflow",
+                     idempotent=True)
+
+    def release(self, code: int, state: str) -> None:
+        if state not in ("ONLINE", "OFFLINE"):
+            raise ValueError(f"release state must be ONLINE or OFFLINE, not {state!r}")
+        self.request("POST", self._project(f"/workflow-definition/{code}/release"), endpoint="release",
+                     idempotent=True, form={"releaseState": state})
+
+    # ---- instances -------------------------------------------------------------------------------
+
+    def start_instance(self, code: int, *, failure_strategy: str = "CONTINUE", warning_type: str = "NONE",
+                       worker_group: str = "default", tenant_code: str | None = None,
+                       start_params: Mapping[str, str] | None = None, dry_run: bool = False) -> list[int]:
+        data = self.request(
+            "POST", self._project("/executors/start-workflow-instance"), endpoint="start", idempotent=False,
+            form={"workflowDefinitionCode": code, "scheduleTime": "", "failureStrategy": failure_strategy,
+                  "warningType": warning_type, "workerGroup": worker_group, "tenantCode": tenant_code,
+                  "execType": "START_PROCESS", "taskDependType": "TASK_POST",
+                  "startParams": json.dumps(dict(start_params)) if start_params else None,
+                  "dryRun": 1 if dry_run else 0},
+        )
+        return _ids(data)
+
+    def batch_start(self, codes: Sequence[int], *, failure_strategy: str = "CONTINUE",
+                    warning_type: str = "NONE", worker_group: str = "default",
+                    tenant_code: str | None = None) -> Any:
+        return self.request(
+            "POST", self._project("/executors/batch-start-workflow-instance"), endpoint="batch-start",
+            idempotent=False,
+            form={"workflowDefinitionCodes": ",".join(str(c) for c in codes), "scheduleTime": "",
+                  "failureStrategy": failure_strategy, "warningType": warning_type, "workerGroup": worker_group,
+                  "tenantCode": tenant_code},
+        )
+
+    def execute(self, instance_id: int, execute_type: str) -> None:
+        self.request("POST", self._project("/executors/execute"), endpoint="execute", idempotent=False,
+                     form={"workflowInstanceId": instance_id, "executeType": execute_type})
+
+    def list_instances(self, code: int, *, page_no: int = 1, page_size: int = 10) -> Page[RemoteInstance]:
+        data = self.request("GET", self._project("/workflow-instances"), endpoint="list-instances", idempotent=True,
+                            params={"workflowDefinitionCode": code, "pageNo": page_no, "pageSize": page_size})
+        return _page(data, RemoteInstance)
+
+    def get_instance(self, instance_id: int) -> RemoteInstance:
+        data = self.request("GET", self._project(f"/workflow-instances/{instance_id}"), endpoint="get-instance",
+                            idempotent=True)
+        return RemoteInstance.model_validate(data)
+
+    def instance_tasks(self, instance_id: int) -> tuple[str | None, list[RemoteTaskInstance]]:
+        data = self.request("GET", self._project(f"/workflow-instances/{instance_id}/tasks"),
+                            endpoint="instance-tasks", idempotent=True) or {}
+        tasks = [RemoteTaskInstance.model_validate(t) for t in data.get("taskList") or []]
+        return data.get("workflowInstanceState") or data.get("processInstanceState"), tasks
+
+    def task_log(self, task_instance_id: int, *, skip_lines: int = 0, limit: int = 1000) -> dict[str, Any]:
+        data = self.request("GET", "/log/detail", endpoint="log-detail", idempotent=True,
+                            params={"taskInstanceId": task_instance_id, "skipLineNum": skip_lines, "limit": limit})
+        data = data or {}
+        return {"line_num": int(data.get("lineNum") or 0), "message": data.get("message") or ""}
+
+    # ---- schedules -------------------------------------------------------------------------------
+
+    def list_schedules(self, code: int) -> list[RemoteSchedule]:
+        data = self.request("GET", self._project("/schedules"), endpoint="list-schedules", idempotent=True,
+                            params={"workflowDefinitionCode": code, "pageNo": 1, "pageSize": 10})
+        return _page(data, RemoteSchedule).items
+
+    def create_schedule(self, code: int, schedule: SchedulePayload, *, failure_strategy: str = "CONTINUE",
+                        warning_type: str = "NONE", worker_group: str = "default",
+                        tenant_code: str | None = None) -> RemoteSchedule:
+        data = self.request(
+            "POST", self._project("/schedules"), endpoint="create-schedule", idempotent=False,
+            form={"workflowDefinitionCode": code, "schedule": schedule.schedule_json(),
+                  "failureStrategy": failure_strategy, "warningType": warning_type, "workerGroup": worker_group,
+                  "tenantCode": tenant_code},
+        )
+        return RemoteSchedule.model_validate(data)
+
+    def update_schedule(self, schedule_id: int, schedule: SchedulePayload, *, worker_group: str = "default",
+                        failure_strategy: str = "CONTINUE", warning_type: str = "NONE") -> None:
+        self.request("PUT", self._project(f"/schedules/{schedule_id}"), endpoint="update-schedule",
+                     idempotent=True,
+                     form={"schedule": schedule.schedule_json(), "workerGroup": worker_group,
+                           "failureStrategy": failure_strategy, "warningType": warning_type})
+
+    def schedule_online(self, schedule_id: int) -> None:
+        self.request("POST", self._project(f"/schedules/{schedule_id}/online"), endpoint="schedule-online",
+                     idempotent=True)
+
+    def schedule_offline(self, schedule_id: int) -> None:
+        self.request("POST", self._project(f"/schedules/{schedule_id}/offline"), endpoint="schedule-offline",
+                     idempotent=True)
+
+
+def _wire(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _ids(data: Any) -> list[int]:
+    if isinstance(data, list):
+        return [int(x) for x in data]
+    if isinstance(data, int | str) and str(data).isdigit():
+        return [int(data)]
+    return []
+
+
+def _page(data: Any, model: type[T] | None) -> Page[Any]:
+    data = data if isinstance(data, Mapping) else {}
+    raw = data.get("totalList") or []
+    items = [model.model_validate(i) for i in raw] if model else list(raw)
+    return Page(items=items, total=int(data.get("total") or 0), page_no=int(data.get("pageNo") or 1),
+                page_size=int(data.get("pageSize") or len(items)), total_page=int(data.get("totalPage") or 0))
+
+
+# ---- definition transports ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    code: int
+    created: bool
+    engine_version: int | None = None
+    released_offline: bool = False
+    recovered_lost_response: bool = False
+
+
+class Transport(Protocol):
+    """How a definition reaches DolphinScheduler: REST (primary) or the Java gateway (optional).
+
+    Reads, release, schedules and instances always go over REST (the seed's split: the gateway
+    submits definitions, REST does the rest).
+    """
+
+    kind: str
+
+    def ping(self) -> dict[str, Any]: ...
+
+    def gen_task_codes(self, count: int) -> list[int]: ...
+
+    def upsert_definition(self, payload: DefinitionPayload, *, current: RemoteDefinition | None,
+                          note: Callable[[str], None]) -> UpsertResult: ...
+
+
+class RestTransport:
+    """Create or update over REST without ever producing a duplicate definition."""
+
+    kind = "rest"
+    create_attempts = 3
+
+    def __init__(self, client: DolphinClient, *, backoff: float = 0.5) -> None:
+        self.client = client
+        self.backoff = backoff
+
+    def ping(self) -> dict[str, Any]:
+        return self.client.ping()
+
+    def gen_task_codes(self, count: int) -> list[int]:
+        return self.client.gen_task_codes_batched(count) if count else []
+
+    def upsert_definition(self, payload: DefinitionPayload, *, current: RemoteDefinition | None,
+                          note: Callable[[str], None]) -> UpsertResult:
+        if current is None:
+            return self._create(payload, note)
+        return self._update(current, payload, note)
+
+    def _update(self, current: RemoteDefinition, payload: DefinitionPayload,
+                note: Callable[[str], None]) -> UpsertResult:
+        released = False
+        if current.release_state == "ONLINE":
+            note(f"definition {current.code} is ONLINE; releasing it OFFLINE so it can be edited")
+            self.client.release(current.code, "OFFLINE")
+            released = True
+        try:
+            remote = self.client.update_definition(current.code, payload)
+        except DolphinApiError as exc:
+            if exc.code != ONLINE_NOT_EDITABLE:
+                raise
+            note(f"server refused the update ({exc.code} {exc.msg}); releasing OFFLINE and updating again")
+            self.client.release(current.code, "OFFLINE")
+            released = True
+            remote = self.client.update_definition(current.code, payload)
+        note(f"updated definition {current.code}")
+        return UpsertResult(code=current.code, created=False,
+                            engine_version=remote.version if remote else None, released_offline=released)
+
+    def _create(self, payload: DefinitionPayload, note: Callable[[str], None]) -> UpsertResult:
+        for attempt in range(1, self.create_attempts + 1):
+            try:
+                remote = self.client.create_definition(payload)
+            except DolphinTransientError as exc:
+                note(f"create attempt {attempt}: {exc.message}; looking the name up before trying again")
+                found = self.client.query_by_name(payload.name)
+                if found is not None:
+                    note(f"definition {found.code} exists: the create went through, only its response was lost")
+                    return UpsertResult(code=found.code, created=True, engine_version=found.version,
+                                        recovered_lost_response=True)
+                if attempt == self.create_attempts:
+                    raise
+                time.sleep(self.backoff * attempt)
+                continue
+            except DolphinApiError as exc:
+                if exc.code != NAME_EXISTS:
+                    raise
+                found = self.client.query_by_name(payload.name)
+                if found is None:
+                    raise
+                note(f"name taken meanwhile by definition {found.code}; updating it instead")
+                return self._update(found, payload, note)
+            note(f"created definition {remote.code}")
+            return UpsertResult(code=remote.code, created=True, engine_version=remote.version)
+        raise DolphinError("unreachable")  # pragma: no cover

@@ -1,0 +1,437 @@
+"""Workflow definitions: validation, create/update, task assignment and reassignment (seed §4.1, §4.2).
+
+Every write runs in one transaction: validation happens before the first statement, and anything
+the database itself refuses (a task grabbed by another workflow meanwhile, a duplicate name) rolls
+the whole change back, so a rejected definition leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psycopg
+
+from dolphin_publisher import graph
+from dolphin_publisher.cron import to_quartz
+from dolphin_publisher.dependencies import lineage_edges_among, refresh_in
+from dolphin_publisher.errors import (
+    ConflictError,
+    CronConversionError,
+    NotFoundError,
+    WorkflowValidationError,
+)
+from dolphin_publisher.models import (
+    GlobalParam,
+    InstanceRecord,
+    PublishRecord,
+    ReassignMode,
+    ScheduleSpec,
+    TaskInfo,
+    TaskSpec,
+    TaskType,
+    TriggerSource,
+    WorkflowDetail,
+    WorkflowFile,
+    WorkflowSnapshot,
+    WorkflowStatus,
+    WorkflowSummary,
+)
+from dolphin_publisher.repository import Database, Repo, Row
+from dolphin_publisher.versions import diff_snapshots, snapshot_dict, snapshot_hash
+
+Edge = tuple[str, str]
+MAX_LISTED = 20  # names listed in one error message before "... and N more"
+
+
+@dataclass(frozen=True)
+class WorkflowRef:
+    workflow_id: int
+    name: str
+    version: int
+    changed: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _names(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:MAX_LISTED])
+    return shown + (f" ... and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
+
+
+def validate_schedule(schedule: ScheduleSpec | None) -> list[str]:
+    if schedule is None:
+        return []
+    problems = []
+    try:
+        to_quartz(schedule.cron)
+    except CronConversionError as exc:
+        problems.append(exc.message)
+    try:
+        zoneinfo.ZoneInfo(schedule.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.append(f"unknown time zone {schedule.timezone!r}")
+    return problems
+
+
+def validate_definition(tasks: Mapping[str, TaskSpec], members: Sequence[str],
+                        edges: Sequence[Edge]) -> tuple[list[str], list[str]]:
+    """Check one definition; return (entry tasks, exit tasks) or raise with every problem found.
+
+    Mirrors the checks DolphinScheduler makes on create/update (empty DAG, task parameters,
+    duplicate names, relations to unknown tasks, cycles) so they fail here, with task ids, instead
+    of later with a bare server code.
+    """
+    problems: list[str] = []
+    if not members:
+        raise WorkflowValidationError("the workflow has no tasks: add at least one task")
+    member_set = set(members)
+    unknown = [t for t in members if t not in tasks]
+    if unknown:
+        problems.append(f"unknown tasks: {_names(unknown)}")
+    for a, b in edges:
+        missing = [t for t in (a, b) if t not in member_set]
+        if missing:
+            problems.append(f"dependency {a} → {b} refers to {_names(missing)}, not a task of this workflow")
+    no_command = [t for t in members if t in tasks and tasks[t].type in (TaskType.SHELL, TaskType.PYTHON)
+                  and not (tasks[t].command or "").strip()]
+    if no_command:
+        problems.append(f"SHELL/PYTHON tasks without a command: {_names(no_command)}")
+    bad_sql = [t for t in members if t in tasks and tasks[t].type is TaskType.SQL
+               and (not (tasks[t].sql or "").strip() or tasks[t].datasource is None)]
+    if bad_sql:
+        problems.append(f"SQL tasks need both sql and datasource: {_names(bad_sql)}")
+    by_name: dict[str, list[str]] = {}
+    for t in members:
+        if t in tasks:
+            by_name.setdefault(tasks[t].name, []).append(t)
+    for name, ids in by_name.items():
+        if len(ids) > 1:
+            problems.append(f"task name {name!r} is used by several tasks ({_names(ids)}); names must be unique")
+    if problems:
+        raise WorkflowValidationError("; ".join(problems), problems=problems)
+    cycle = graph.find_cycle(members, edges)
+    if cycle:
+        path = " → ".join(cycle)
+        raise WorkflowValidationError(f"the dependencies form a cycle: {path}", details={"cycle": cycle})
+    entry, exit_ = graph.roots_and_leaves(members, edges)
+    return entry, exit_
+
+
+def snapshot_of(row: Row) -> WorkflowSnapshot:
+    data = row.get("definition_json") or {}
+    if not data:
+        return WorkflowSnapshot(name=row["workflow_name"], description=row["description"])
+    return WorkflowSnapshot.model_validate(data)
+
+
+def summary_from_row(row: Row) -> WorkflowSummary:
+    return WorkflowSummary(
+        id=row["id"], name=row["workflow_name"], description=row["description"], status=row["status"],
+        publish_status=row["publish_status"], current_version=row.get("current_version"),
+        last_published_version=row.get("last_published_version"), workflow_code=row["workflow_code"],
+        project_code=row["project_code"], engine_release_state=row["engine_release_state"],
+        last_execution_state=row["last_execution_state"], last_execution_time=row["last_execution_time"],
+        task_count=int(row.get("task_count") or 0), updated_at=row["updated_at"],
+    )
+
+
+def instance_from_row(row: Row) -> InstanceRecord:
+    return InstanceRecord.model_validate({k: row[k] for k in InstanceRecord.model_fields})
+
+
+def record_from_row(row: Row) -> PublishRecord:
+    return PublishRecord.model_validate({k: row[k] for k in PublishRecord.model_fields})
+
+
+@dataclass
+class _SourceChange:
+    """A workflow that loses tasks to a reassignment."""
+
+    row: Row
+    snapshot: WorkflowSnapshot
+    moved: set[str]
+
+
+class WorkflowService:
+    """Create, change and read platform workflows."""
+
+    def __init__(self, db: Database, *, link_builder: Callable[[Row], str | None] | None = None) -> None:
+        self.db = db
+        self.link_builder = link_builder
+
+    # ---- lookups ---------------------------------------------------------------------------------
+
+    def resolve(self, ref: str | int) -> int:
+        """A workflow id from an id or a name (the CLI's WORKFLOW argument)."""
+        with self.db.connect() as conn:
+            repo = Repo(conn)
+            text = str(ref).strip()
+            if text.isdigit():
+                row = repo.get_workflow(int(text))
+                if row is not None:
+                    return int(row["id"])
+            row = repo.get_workflow_by_name(text)
+            if row is None:
+                raise NotFoundError(f"workflow {text!r} not found (neither an id nor a name)")
+            return int(row["id"])
+
+    def get(self, workflow_id: int) -> WorkflowDetail:
+        with self.db.connect() as conn:
+            repo = Repo(conn)
+            row = repo.workflow_summary(workflow_id)
+            if row is None:
+                raise NotFoundError(f"workflow {workflow_id} not found")
+            snapshot = snapshot_of(row)
+            detail = WorkflowDetail(
+                **summary_from_row(row).model_dump(),
+                publish_error_code=row["publish_error_code"], publish_error_message=row["publish_error_message"],
+                schedule=snapshot.schedule, global_params=snapshot.global_params, tasks=snapshot.tasks,
+                dependencies=snapshot.dependencies, entry_task_ids=snapshot.entry_task_ids,
+                exit_task_ids=snapshot.exit_task_ids,
+                dolphinscheduler_url=self.link_builder(row) if self.link_builder else None,
+                recent_executions=[instance_from_row(r) for r in repo.list_instances(workflow_id, 10)],
+                recent_publish_records=[record_from_row(r) for r in repo.list_publish_records(workflow_id, 10)],
+            )
+            return detail
+
+    def list(self, *, status: str | None = None, publish_status: str | None = None, search: str | None = None,
+             limit: int = 50, offset: int = 0) -> tuple[list[WorkflowSummary], int]:
+        with self.db.connect() as conn:
+            rows, total = Repo(conn).list_workflows(status=status, publish_status=publish_status, search=search,
+                                                    limit=limit, offset=offset)
+            return [summary_from_row(r) for r in rows], total
+
+    def list_tasks(self, *, workflow_id: int | None = None, upstream_task_id: str | None = None,
+                   downstream_task_id: str | None = None, limit: int = 100,
+                   offset: int = 0) -> tuple[list[TaskInfo], int]:
+        with self.db.connect() as conn:
+            rows, total = Repo(conn).list_tasks(workflow_id=workflow_id, upstream_of=upstream_task_id,
+                                                downstream_of=downstream_task_id, limit=limit, offset=offset)
+            return [TaskInfo.model_validate(r) for r in rows], total
+
+    # ---- writes ----------------------------------------------------------------------------------
+
+    def upsert_tasks(self, tasks: Sequence[TaskSpec]) -> list[str]:
+        """Create or update platform tasks; workflows that own them see it in their next version."""
+        ids = [t.task_id for t in tasks]
+        dupes = sorted({t for t in ids if ids.count(t) > 1}) if len(set(ids)) != len(ids) else []
+        if dupes:
+            raise WorkflowValidationError(f"task ids listed twice: {_names(dupes)}")
+        with self.db.transaction() as repo:
+            repo.upsert_tasks(tasks)
+        return ids
+
+    def create(self, spec: WorkflowFile, *, operator: str,
+               trigger: TriggerSource = TriggerSource.MANUAL) -> WorkflowRef:
+        with self.db.transaction() as repo:
+            return self._save(repo, None, spec, operator=operator, trigger=trigger)
+
+    def update(self, workflow_id: int, spec: WorkflowFile, *, operator: str,
+               trigger: TriggerSource = TriggerSource.MANUAL) -> WorkflowRef:
+        with self.db.transaction() as repo:
+            row = self._lock(repo, workflow_id)
+            return self._save(repo, row, spec, operator=operator, trigger=trigger)
+
+    def create_or_update(self, spec: WorkflowFile, *, operator: str, trigger: TriggerSource) -> WorkflowRef:
+        """By name: what a re-run import wants (a second import of the same DAG updates it)."""
+        with self.db.transaction() as repo:
+            existing = repo.get_workflow_by_name(spec.name)
+            row = self._lock(repo, existing["id"]) if existing else None
+            return self._save(repo, row, spec, operator=operator, trigger=trigger)
+
+    def apply_snapshot(self, workflow_id: int, snapshot: WorkflowSnapshot, *, operator: str,
+                       mode: ReassignMode | None, rolled_back_to: int) -> WorkflowRef:
+        spec = WorkflowFile(
+            name=snapshot.name, description=snapshot.description, schedule=snapshot.schedule,
+            tasks=snapshot.tasks, dependencies=list(snapshot.dependencies), global_params=snapshot.global_params,
+            reassign_mode=mode,
+        )
+        with self.db.transaction() as repo:
+            row = self._lock(repo, workflow_id)
+            return self._save(repo, row, spec, operator=operator, trigger=TriggerSource.ROLLBACK,
+                              extra_summary={"rolled_back_to": rolled_back_to})
+
+    def assign_tasks(self, workflow_id: int, task_ids: Sequence[str], *, mode: ReassignMode | None,
+                     dependencies: Sequence[Edge] | None, operator: str,
+                     trigger: TriggerSource = TriggerSource.ASSIGNMENT) -> WorkflowRef:
+        """Add existing tasks; edges from ``dependencies`` or, when omitted, from lineage."""
+        with self.db.transaction() as repo:
+            row = self._lock(repo, workflow_id)
+            current = snapshot_of(row)
+            members = [t.task_id for t in current.tasks]
+            spec = WorkflowFile(
+                name=current.name, description=current.description, schedule=current.schedule,
+                global_params=current.global_params,
+                task_ids=members + [t for t in task_ids if t not in members],
+                dependencies=[*current.dependencies, *(dependencies or [])], reassign_mode=mode,
+            )
+            return self._save(repo, row, spec, operator=operator, trigger=trigger,
+                              infer_lineage=dependencies is None, keep_current_tasks=True)
+
+    def reassign_task(self, task_id: str, target_workflow_id: int, *, mode: ReassignMode,
+                      operator: str) -> WorkflowRef:
+        return self.assign_tasks(target_workflow_id, [task_id], mode=mode, dependencies=None, operator=operator,
+                                 trigger=TriggerSource.REASSIGNMENT)
+
+    def set_status(self, workflow_id: int, status: WorkflowStatus, *, operator: str) -> WorkflowSummary:
+        """Platform online/offline: no DolphinScheduler call (seed §6.3); offline blocks new starts."""
+        with self.db.transaction() as repo:
+            row = self._lock(repo, workflow_id)
+            if status is WorkflowStatus.ONLINE and not snapshot_of(row).tasks:
+                raise WorkflowValidationError("a workflow without tasks cannot go online")
+            repo.update_workflow_fields(workflow_id, {"status": status.value, "updated_by": operator})
+            summary = repo.workflow_summary(workflow_id)
+            assert summary is not None
+            return summary_from_row(summary)
+
+    def delete(self, workflow_id: int) -> None:
+        with self.db.transaction() as repo:
+            row = self._lock(repo, workflow_id)
+            if row["engine_release_state"] == "ONLINE":
+                raise ConflictError(
+                    f"workflow {row['workflow_name']!r} is ONLINE in DolphinScheduler: publish "
+                    "with operation offline first"
+                )
+            repo.delete_workflow(workflow_id)
+            refresh_in(repo)
+
+    # ---- internals -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _lock(repo: Repo, workflow_id: int) -> Row:
+        row = repo.get_workflow(workflow_id, for_update=True)
+        if row is None:
+            raise NotFoundError(f"workflow {workflow_id} not found")
+        return row
+
+    def _save(self, repo: Repo, row: Row | None, spec: WorkflowFile, *, operator: str, trigger: TriggerSource,
+              extra_summary: dict[str, Any] | None = None, infer_lineage: bool | None = None,
+              keep_current_tasks: bool = False) -> WorkflowRef:
+        workflow_id = int(row["id"]) if row else None
+        current = snapshot_of(row) if row else None
+        problems = validate_schedule(spec.schedule)
+
+        spec_ids = [t.task_id for t in spec.tasks]
+        dupes = sorted({t for t in spec_ids if spec_ids.count(t) > 1}) if len(set(spec_ids)) != len(spec_ids) else []
+        if dupes:
+            problems.append(f"task ids listed twice: {_names(dupes)}")
+        members: list[str] = list(dict.fromkeys([*spec_ids, *spec.task_ids]))
+        tasks: dict[str, TaskSpec] = {t.task_id: t for t in spec.tasks}
+        tasks.update(repo.get_tasks([t for t in members if t not in tasks]))
+        unknown = [t for t in members if t not in tasks]
+        if unknown:
+            problems.append(f"unknown tasks (create them first or include them in tasks): {_names(unknown)}")
+        if problems:
+            raise WorkflowValidationError("; ".join(problems), problems=problems)
+
+        # Ownership: a task belongs to one workflow; moving it needs an explicit mode.
+        owners = repo.owners(members)
+        foreign = {t: o for t, o in owners.items() if o["workflow_id"] != workflow_id}
+        sources: dict[int, _SourceChange] = {}
+        carried_edges: list[Edge] = []
+        modes: dict[str, str] = {}
+        if foreign:
+            mode = spec.reassign_mode
+            if mode is None:
+                listed = [f"{t} (workflow {o['workflow_name']!r}, id {o['workflow_id']})"
+                          for t, o in sorted(foreign.items())]
+                raise ConflictError(
+                    f"tasks already belong to another workflow: {_names(listed)}; choose a reassignment "
+                    "mode (only_this, cascade_downstream or cascade_both) to move them",
+                    details={"tasks": {t: o["workflow_id"] for t, o in foreign.items()}},
+                )
+            for t, owner in foreign.items():
+                source_id = int(owner["workflow_id"])
+                if source_id not in sources:
+                    source_row = self._lock(repo, source_id)
+                    sources[source_id] = _SourceChange(source_row, snapshot_of(source_row), set())
+                sources[source_id].moved |= self._selection(sources[source_id].snapshot, t, mode)
+            for change in sources.values():
+                new_ids = sorted(change.moved - set(members))
+                members.extend(new_ids)
+                tasks.update(repo.get_tasks([t for t in new_ids if t not in tasks]))
+                carried_edges.extend(e for e in change.snapshot.dependencies
+                                     if e[0] in change.moved and e[1] in change.moved)
+                modes.update(dict.fromkeys(change.moved, mode.value))
+
+        edges: list[Edge] = list(dict.fromkeys([*(tuple(e) for e in spec.dependencies or []), *carried_edges]))
+        if infer_lineage or (infer_lineage is None and spec.dependencies is None):
+            already = {t.task_id for t in current.tasks} if (current and keep_current_tasks) else set()
+            edges.extend(e for e in lineage_edges_among(repo, members)
+                         if (e[0] not in already or e[1] not in already) and e not in edges)
+        entry, exit_ = validate_definition(tasks, members, edges)
+
+        clash = repo.get_workflow_by_name(spec.name)
+        if clash is not None and clash["id"] != workflow_id:
+            raise ConflictError(f"a workflow named {spec.name!r} already exists (id {clash['id']})")
+
+        snapshot = WorkflowSnapshot(
+            name=spec.name, description=spec.description, schedule=spec.schedule,
+            global_params=[GlobalParam.model_validate(p.model_dump()) for p in spec.global_params],
+            tasks=[tasks[t] for t in members], dependencies=sorted(edges), entry_task_ids=entry,
+            exit_task_ids=exit_,
+        )
+        try:
+            repo.upsert_tasks(spec.tasks)
+            for source_id, change in sources.items():
+                self._shrink(repo, source_id, change, operator=operator, target=spec.name)
+            if workflow_id is None:
+                workflow_id = repo.insert_workflow(spec.name, spec.description, operator)
+            new_hash = snapshot_hash(snapshot)
+            current_version = repo.get_version_by_id(row["current_version_id"]) if row and \
+                row["current_version_id"] else None
+            if current_version is not None and current_version["content_hash"] == new_hash:
+                return WorkflowRef(workflow_id, spec.name, int(current_version["version_no"]), changed=False)
+            summary = diff_snapshots(current if current_version else None, snapshot)
+            summary.update(extra_summary or {})
+            if sources:
+                summary["reassigned_from"] = {str(k): sorted(v.moved) for k, v in sources.items()}
+            version = repo.insert_version(workflow_id, snapshot_dict(snapshot), summary, new_hash, trigger.value,
+                                          operator)
+            repo.set_definition(workflow_id, name=spec.name, description=spec.description,
+                                definition=snapshot_dict(snapshot), version_id=int(version["id"]), entry=entry,
+                                exit_=exit_, updated_by=operator)
+            lost = repo.sync_relations(workflow_id, members, int(version["id"]), modes)
+            if lost:
+                raise ConflictError(f"tasks were assigned to another workflow meanwhile: {_names(lost)}")
+            refresh_in(repo)
+            return WorkflowRef(workflow_id, spec.name, int(version["version_no"]), changed=True)
+        except psycopg.errors.UniqueViolation as exc:
+            raise ConflictError(f"conflicting change, nothing saved: {exc.diag.message_detail or exc}") from exc
+
+    @staticmethod
+    def _selection(snapshot: WorkflowSnapshot, task_id: str, mode: ReassignMode) -> set[str]:
+        """The tasks that move with ``task_id`` under ``mode``, in the graph of its current workflow."""
+        selected = {task_id}
+        if mode is ReassignMode.ONLY_THIS:
+            return selected
+        nodes = [t.task_id for t in snapshot.tasks]
+        succ, pred = graph.adjacency(nodes, snapshot.dependencies)
+        selected |= graph.reachable([task_id], succ)
+        if mode is ReassignMode.CASCADE_BOTH:
+            selected |= graph.reachable([task_id], pred)
+        return selected
+
+    @staticmethod
+    def _shrink(repo: Repo, source_id: int, change: _SourceChange, *, operator: str, target: str) -> None:
+        """New version of a workflow that gave tasks away; paths through them are kept as edges."""
+        old = change.snapshot
+        nodes = [t.task_id for t in old.tasks]
+        edges = graph.remove_nodes_keep_order(nodes, old.dependencies, change.moved)
+        remaining = [t for t in old.tasks if t.task_id not in change.moved]
+        ids = [t.task_id for t in remaining]
+        entry, exit_ = graph.roots_and_leaves(ids, edges)
+        snapshot = old.model_copy(update={"tasks": remaining, "dependencies": edges, "entry_task_ids": entry,
+                                          "exit_task_ids": exit_})
+        summary = diff_snapshots(old, snapshot)
+        summary["reassigned_to"] = {"workflow": target, "tasks": sorted(change.moved)}
+        version = repo.insert_version(source_id, snapshot_dict(snapshot), summary, snapshot_hash(snapshot),
+                                      TriggerSource.REASSIGNMENT.value, operator)
+        repo.set_definition(source_id, name=old.name, description=old.description,
+                            definition=snapshot_dict(snapshot), version_id=int(version["id"]), entry=entry,
+                            exit_=exit_, updated_by=operator)
+        repo.sync_relations(source_id, ids, int(version["id"]), {})
