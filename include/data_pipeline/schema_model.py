@@ -62,6 +62,8 @@ class TableInfo(BaseModel):
     check_constraints: list[dict[str, Any]] = Field(default_factory=list)  # {name, definition}
     foreign_keys: list[ForeignKey] = Field(default_factory=list)
     partition_key: str | None = None  # pg_get_partkeydef for partitioned tables
+    partition_of: str | None = None  # parent (qualified as PostgreSQL prints it) when this table is a partition
+    partition_bound: str | None = None  # e.g. FOR VALUES FROM ('2024-01-01') TO ('2024-02-01')
     row_estimate: int = 0
     sample_rows: list[dict[str, Any]] = Field(default_factory=list)
 
