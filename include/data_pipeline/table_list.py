@@ -41,8 +41,30 @@ class TableRef:
         return safe
 
 
+# PostgreSQL 16 keywords that cannot stand unquoted as a column or table name in every position
+# (reserved, type/function-name and column-name keywords of pg_get_keywords()).
+_KEYWORDS_NEEDING_QUOTES = frozenset({
+    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric", "authorization", "between",
+    "bigint", "binary", "bit", "boolean", "both", "case", "cast", "char", "character", "check", "coalesce", "collate",
+    "collation", "column", "concurrently", "constraint", "create", "cross", "current_catalog", "current_date",
+    "current_role", "current_schema", "current_time", "current_timestamp", "current_user", "dec", "decimal",
+    "default", "deferrable", "desc", "distinct", "do", "else", "end", "except", "exists", "extract", "false", "fetch",
+    "float", "for", "foreign", "freeze", "from", "full", "grant", "greatest", "group", "grouping", "having", "ilike",
+    "in", "initially", "inner", "inout", "int", "integer", "intersect", "interval", "into", "is", "isnull", "join",
+    "json_array", "json_arrayagg", "json_object", "json_objectagg", "lateral", "leading", "least", "left", "like",
+    "limit", "localtime", "localtimestamp", "national", "natural", "nchar", "none", "normalize", "not", "notnull",
+    "null", "nullif", "numeric", "offset", "on", "only", "or", "order", "out", "outer", "overlaps", "overlay",
+    "placing", "position", "precision", "primary", "real", "references", "returning", "right", "row", "select",
+    "session_user", "setof", "similar", "smallint", "some", "substring", "symmetric", "system_user", "table",
+    "tablesample", "then", "time", "timestamp", "to", "trailing", "treat", "trim", "true", "union", "unique", "user",
+    "using", "values", "varchar", "variadic", "verbose", "when", "where", "window", "with", "xmlattributes",
+    "xmlconcat", "xmlelement", "xmlexists", "xmlforest", "xmlnamespaces", "xmlparse", "xmlpi", "xmlroot",
+    "xmlserialize", "xmltable"
+})
+
+
 def quote_if_needed(identifier: str) -> str:
-    if re.fullmatch(r"[a-z_][a-z0-9_$]*", identifier):
+    if re.fullmatch(r"[a-z_][a-z0-9_$]*", identifier) and identifier not in _KEYWORDS_NEEDING_QUOTES:
         return identifier
     return '"' + identifier.replace('"', '""') + '"'
 
