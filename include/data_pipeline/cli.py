@@ -75,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--execution-mode", choices=["complete", "step"], default="complete")
         p.add_argument("--step-name", choices=STEPS)
 
+    st = sub.add_parser("step", help="run one step of a prepared task (what an orchestrator task runs)")
+    st.add_argument("--task-id", required=True)
+    st.add_argument("--step-name", required=True, choices=STEPS)
+
+    bt = sub.add_parser("backup-task", help="the backup step of a run (complete mode only)")
+    bt.add_argument("--task-id", required=True)
+    bt.add_argument("--execution-mode", choices=["complete", "step"], default="complete")
+
     db = sub.add_parser("db", help="the embedded PostgreSQL server")
     db.add_argument("action", choices=["start", "stop", "uri", "status"])
     return parser
@@ -150,6 +158,23 @@ def _cmd_prepare(args: argparse.Namespace) -> dict[str, Any]:
     return prepare_task(args.task_id, execution_mode=args.execution_mode, step_name=args.step_name).model_dump()
 
 
+def _cmd_step(args: argparse.Namespace) -> dict[str, Any]:
+    from data_pipeline.workflow import run_step_for_run
+
+    result = run_step_for_run(args.task_id, args.step_name)
+    if result is None:
+        return {"success": True, "skipped": True, "reason": f"{args.step_name} is not part of this run"}
+    return {"success": result["status"] == "completed", **result}
+
+
+def _cmd_backup_task(args: argparse.Namespace) -> dict[str, Any]:
+    from data_pipeline.workflow import backup_before_run
+
+    if args.execution_mode != "complete":
+        return {"success": True, "skipped": True, "reason": "no backup in step mode"}
+    return {"success": True, **backup_before_run(args.task_id)}
+
+
 def _cmd_finalize(args: argparse.Namespace) -> dict[str, Any]:
     from data_pipeline.workflow import finalize_task
 
@@ -159,7 +184,8 @@ def _cmd_finalize(args: argparse.Namespace) -> dict[str, Any]:
 COMMANDS = {
     "run": _cmd_run, "init-db": _cmd_init_db, "demo-db": _cmd_demo_db, "backup": _cmd_backup,
     "restore": _cmd_restore, "delete": _cmd_delete, "db": _cmd_db, "prepare": _cmd_prepare,
-    "finalize": _cmd_finalize,
+    "finalize": _cmd_finalize, "backup-task": _cmd_backup_task,
+    "step": _cmd_step,
 }
 
 

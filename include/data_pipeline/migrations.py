@@ -181,10 +181,15 @@ END;
 $$ LANGUAGE plpgsql;
 """
 
+_V4_DAG_ID = """
+ALTER TABLE data_pipeline_tasks ADD COLUMN IF NOT EXISTS dag_id VARCHAR(250);
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "original task tables", _V1_ORIGINAL),
     Migration(2, "deletion columns, steps, secrets, timestamptz, constraints, indexes", _V2_UPGRADE),
     Migration(3, "retention function", _V3_RETENTION),
+    Migration(4, "DAG id of the linked run", _V4_DAG_ID),
 )
 
 

@@ -39,7 +39,7 @@ SORTABLE_COLUMNS: tuple[str, ...] = (
 _UPDATABLE_COLUMNS = frozenset({
     "task_name", "status", "result", "error_message", "error_step", "progress", "current_step",
     "step_status", "started_at", "completed_at", "output_directory", "db_name", "business_context",
-    "directory_exists", "dag_run_id", "parameters",
+    "directory_exists", "dag_run_id", "dag_id", "parameters",
 })
 _JSON_COLUMNS = frozenset({"result", "step_status", "parameters"})
 
@@ -68,6 +68,7 @@ class TaskRecord(BaseModel):
     business_context: str | None = None
     directory_exists: bool = True
     dag_run_id: str | None = None
+    dag_id: str | None = None
 
     @property
     def duration_seconds(self) -> float | None:
@@ -152,7 +153,7 @@ class ClaimResult(BaseModel):
 _TASK_COLUMNS = sql.SQL(
     "id, task_name, task_type, status, parameters, result, error_message, error_step, progress, current_step, "
     "step_status, created_at, started_at, completed_at, updated_at, created_by, output_directory, db_name, "
-    "business_context, directory_exists, dag_run_id"
+    "business_context, directory_exists, dag_run_id, dag_id"
 )
 
 

@@ -127,6 +127,7 @@ def prepare_task(
     parameters: dict[str, Any] | None = None,
     created_by: CreatedBy = "airflow",
     dag_run_id: str | None = None,
+    dag_id: str | None = None,
     store: TaskStore | None = None,
 ) -> PreparedTask:
     """Resolve or create the task, its directory and config; mark it running; link the DAG run."""
@@ -162,6 +163,7 @@ def prepare_task(
                               "completed_at": None, "directory_exists": True, "output_directory": str(directory)}
     if dag_run_id:
         fields["dag_run_id"] = dag_run_id
+        fields["dag_id"] = dag_id
     if task.status != "in_progress":
         fields.update(status="in_progress", started_at=datetime.now(UTC), progress=0)
     store.update_task(task_id, **fields)
@@ -209,9 +211,10 @@ def load_context(task_id: str, *, store: TaskStore | None = None, step: str | No
     )
 
 
-def execute_step(ctx: StepContext, step: str) -> StepResult:
+def execute_step(ctx: StepContext, step: str,
+                 function: Callable[[StepContext], StepResult] | None = None) -> StepResult:
     """Run one step with status, timing, result file and task-store mirroring; raise StepFailed on failure."""
-    fn = step_function(step)
+    fn = function or step_function(step)
     sctx = ctx.for_step(step)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
@@ -381,3 +384,106 @@ def _run_untracked(args: Any, raw: dict[str, Any], mode: ExecutionMode, step_nam
 
 def default_data_dir() -> Path:
     return config.data_dir()
+
+
+# -- the pieces an orchestrator (Airflow, DolphinScheduler through the CLI) runs as separate tasks ----------
+
+SECRET_CONF_KEYS = ("db_connection", "password", "db_password", "api_key", "token")
+
+
+def prepare_for_run(conf: dict[str, Any], *, dag_id: str, dag_run_id: str, scheduled: bool = False,
+                    store: TaskStore | None = None) -> dict[str, Any]:
+    """``prepare`` of a DAG run: the task from ``conf['task_id']``, or a new manual_/sched_ task.
+
+    Run conf must not carry secrets (it is stored and shown by Airflow): a database URI is refused,
+    the business database is named by a connection id.
+    """
+    store = store or default_store()
+    leaked = [k for k in SECRET_CONF_KEYS if conf.get(k)]
+    if leaked:
+        raise InvalidInput(f"run conf must not contain {', '.join(leaked)}: Airflow stores and shows run conf; "
+                           "name the business database with db_conn_id (an Airflow connection) instead")
+    mode, step_name = normalise_mode(conf.get("execution_mode") or "complete", conf.get("step_name") or None)
+    task_id = conf.get("task_id") or None
+    if task_id is not None:
+        store.require_task(task_id)
+    else:
+        params = {k: v for k, v in conf.items() if k in TaskParameters.model_fields and v is not None}
+        if not params.get("db_conn_id"):
+            raise InvalidInput("without task_id the run needs db_conn_id (the business database connection)",
+                               missing_params=["db_conn_id"])
+        if not params.get("table_list"):
+            raise InvalidInput("without task_id the run needs table_list (the tables to process)",
+                               missing_params=["table_list"])
+        task_id = create_task_from_parameters(store, params, created_by="schedule" if scheduled else "airflow")
+    prepared = prepare_task(task_id, execution_mode=mode, step_name=step_name, dag_run_id=dag_run_id,
+                            dag_id=dag_id, store=store)
+    if "ddl_generation" in prepared.steps:
+        # Unknown tables and bad table lists are reported before any work (or backup) starts.
+        try:
+            plan_step_batches(task_id, "ddl_generation", store=store)
+        except PipelineError as exc:
+            store.update_step(task_id, "ddl_generation", status="failed", error_message=mask(exc.message))
+            store.update_task(task_id, status="failed", error_message=mask(exc.message), error_step="ddl_generation",
+                              completed_at=datetime.now(UTC))
+            raise
+    return prepared.model_dump()
+
+
+def is_selected(task_id: str, step: str, *, store: TaskStore | None = None) -> bool:
+    store = store or default_store()
+    return next(s.status for s in store.get_steps(task_id) if s.step_name == step) != "skipped"
+
+
+def run_step_for_run(task_id: str, step: str, *, try_number: int = 1, dag_run_id: str | None = None,
+                     store: TaskStore | None = None) -> dict[str, Any] | None:
+    """One whole step of a run; None when the run did not select it (the orchestrator skips the task)."""
+    store = store or default_store()
+    if not is_selected(task_id, step, store=store):
+        return None
+    ctx = load_context(task_id, store=store, step=step, try_number=try_number, dag_run_id=dag_run_id)
+    return execute_step(ctx, step).model_dump(mode="json", exclude={"errors"})
+
+
+def plan_step_batches(task_id: str, step: str, *, store: TaskStore | None = None) -> list[int]:
+    """Batch indexes of a batched step (empty when the step is not selected)."""
+    store = store or default_store()
+    if not is_selected(task_id, step, store=store):
+        return []
+    ctx = load_context(task_id, store=store, step=step).for_step(step)
+    module = importlib.import_module(STEP_FUNCTIONS[step].split(":")[0])
+    return list(range(len(module.plan_batches(ctx))))
+
+
+def run_step_batch(task_id: str, step: str, batch: int, *, try_number: int = 1, dag_run_id: str | None = None,
+                   store: TaskStore | None = None) -> dict[str, Any] | None:
+    """One batch of a batched step, on any worker; the batch that completes the set also merges.
+
+    Batches share per-item state in the task directory; ``merge`` is idempotent, so two batches
+    finishing at once both merging is harmless.
+    """
+    store = store or default_store()
+    if not is_selected(task_id, step, store=store):
+        return None
+    module = importlib.import_module(STEP_FUNCTIONS[step].split(":")[0])
+    ctx = load_context(task_id, store=store, step=step, try_number=try_number, dag_run_id=dag_run_id)
+    sctx = ctx.for_step(step)
+    store.update_step(task_id, step, status="running", try_number=try_number, dag_run_id=dag_run_id,
+                      execution_id=ctx.execution_id)
+    try:
+        batch_result = module.run_batch(sctx, batch)
+    except Exception as exc:
+        message = mask(exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}")
+        store.update_step(task_id, step, status="failed", error_message=f"batch {batch}: {message}")
+        store.update_task(task_id, error_message=message, error_step=step)
+        sctx.log.error(f"batch {batch} of {step} failed: {message}")
+        sctx.log.flush()
+        raise StepFailed(f"{step} batch {batch} failed: {message}", step=step) from None
+    out = batch_result.model_dump(mode="json", exclude={"errors"})
+    if batch_result.status == "failed":
+        store.update_step(task_id, step, status="failed", error_message=batch_result.error_message)
+        raise StepFailed(f"{step} batch {batch} failed: {batch_result.error_message}", step=step)
+    if module.batches_complete(sctx):
+        out["merged"] = execute_step(ctx, step, function=module.merge).model_dump(mode="json", exclude={"errors"})
+    sctx.log.flush()
+    return out

@@ -1,0 +1,212 @@
+"""Builds the pipeline DAG: the on-demand ``data_pipeline`` and one scheduled DAG per configured database.
+
+Only wiring lives here: each task calls one function of ``data_pipeline.workflow``. Nothing runs at
+parse time except building the DAG object (no database, no network).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Asset, Param, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from data_pipeline.task_ids import TASK_ID_PATTERN
+
+STEP_NAMES = ["ddl_generation", "qa_generation", "sql_validation", "training_load"]
+TRAINING_DATA = Asset(name="text2sql_training_data", uri="pgvector://data_pipeline/text2sql_training_data")
+
+_DOC = """
+### Text-to-SQL training-data pipeline
+
+`prepare` → `backup_existing_files` → `plan_ddl_generation` → `ddl_generation` (mapped batches) →
+`qa_generation` → `plan_sql_validation` → `sql_validation` (mapped batches) → `training_load` → `finalize`.
+
+* **complete** runs every enabled step; earlier outputs are moved to `file_bak_<time>/` first.
+* **step** runs one step on an existing task; nothing is backed up.
+
+Leave *task_id* empty to create a new task from the business-database fields below; with a
+*task_id* the task's stored parameters are used and only the execution mode/step are read from here.
+Every step resumes after a retry: finished tables, pairs and documents are not redone.
+"""
+
+
+def _cli(step: str) -> str:
+    """The equivalent command line, used when the DAG is published to DolphinScheduler."""
+    if step == "prepare":
+        return "python -m data_pipeline prepare --task-id ${task_id} --execution-mode ${execution_mode}"
+    if step == "backup_existing_files":
+        return "python -m data_pipeline backup-task --task-id ${task_id} --execution-mode ${execution_mode}"
+    if step == "finalize":
+        return "python -m data_pipeline finalize --task-id ${task_id}"
+    if step.startswith("plan_"):
+        return "true"  # batching is Airflow's concern; the CLI step runs every batch itself
+    return f"python -m data_pipeline step --task-id ${{task_id}} --step-name {step}"
+
+
+def _doc_json(step: str) -> str:
+    import json
+
+    return json.dumps({"shell_command": _cli(step)})
+
+
+def pipeline_params(defaults: dict[str, Any] | None = None) -> dict[str, Param]:
+    d = {
+        "task_id": None, "execution_mode": "complete", "step_name": None, "db_conn_id": None, "table_list": [],
+        "business_context": "", "enable_sql_validation": True, "enable_llm_repair": True,
+        "modify_original_file": True, "enable_training_data_load": True, "backup_vector_tables": False,
+        "truncate_vector_tables": False, "batch_size": 50,
+    }
+    d.update(defaults or {})
+    task_section, db_section, opt_section = "Task", "Business database", "Options"
+    return {
+        "task_id": Param(d["task_id"], type=["null", "string"], pattern=TASK_ID_PATTERN, title="Task id",
+                         section=task_section,
+                         description_md="An existing task (`task_YYYYMMDD_HHMMSS`). Empty: create a new task."),
+        "execution_mode": Param(d["execution_mode"], type="string", enum=["complete", "step"], title="Execution mode",
+                                section=task_section, values_display={"complete": "Complete workflow",
+                                                                      "step": "One step"},
+                                description="complete runs every enabled step; step runs only the step below."),
+        "step_name": Param(d["step_name"], type=["null", "string"], enum=[None, *STEP_NAMES], title="Step",
+                           section=task_section, description="Required in step mode."),
+        "db_conn_id": Param(d["db_conn_id"], type=["null", "string"], title="Business DB connection",
+                            section=db_section,
+                            description="Airflow connection id of the business PostgreSQL database (new tasks)."),
+        "table_list": Param(d["table_list"], type="array", items={"type": "string"}, title="Tables",
+                            section=db_section,
+                            description="Tables to process, table or schema.table, one per entry (new tasks)."),
+        "business_context": Param(d["business_context"], type="string", maxLength=4000, title="Business context",
+                                  section=db_section, description="What the business is about; used in prompts."),
+        "enable_sql_validation": Param(d["enable_sql_validation"], type="boolean", title="Validate SQL",
+                                       section=opt_section),
+        "enable_llm_repair": Param(d["enable_llm_repair"], type="boolean", title="Repair invalid SQL with the LLM",
+                                   section=opt_section),
+        "modify_original_file": Param(d["modify_original_file"], type="boolean", title="Rewrite the pair file",
+                                      section=opt_section,
+                                      description="Replace repaired SQL, drop unrepairable pairs (a backup is kept)."),
+        "enable_training_data_load": Param(d["enable_training_data_load"], type="boolean", title="Load training data",
+                                           section=opt_section),
+        "backup_vector_tables": Param(d["backup_vector_tables"], type="boolean", title="Back up vector tables",
+                                      section=opt_section),
+        "truncate_vector_tables": Param(d["truncate_vector_tables"], type="boolean", title="Empty vector tables first",
+                                        section=opt_section, description="Implies a backup."),
+        "batch_size": Param(d["batch_size"], type="integer", minimum=1, maximum=1000, title="Batch size",
+                            section=opt_section, description="Tables per ddl_generation batch (parallel workers)."),
+    }
+
+
+def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: dict[str, Any] | None = None,
+                       description: str = "Text-to-SQL training data: DDL docs, Q/SQL pairs, validation, load",
+                       tags: list[str] | None = None) -> DAG:
+    scheduled = schedule is not None
+    with DAG(
+        dag_id=dag_id,
+        description=description,
+        schedule=schedule,
+        start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+        catchup=False,
+        params=pipeline_params(defaults),
+        default_args={"retries": 2, "retry_delay": timedelta(seconds=15), "retry_exponential_backoff": 2.0},
+        max_active_runs=4,
+        tags=tags or ["data_pipeline", "text2sql"],
+        doc_md=_DOC,
+        render_template_as_native_obj=True,
+    ) as dag:
+
+        @task(multiple_outputs=True, retries=1, doc_json=_doc_json("prepare"))
+        def prepare() -> dict[str, Any]:
+            from data_pipeline.workflow import prepare_for_run
+
+            ctx = get_current_context()
+            return prepare_for_run(dict(ctx["params"]), dag_id=dag_id, dag_run_id=ctx["run_id"], scheduled=scheduled)
+
+        @task(trigger_rule="none_failed", doc_json=_doc_json("ddl_generation"))
+        def ddl_generation(batch: int, pipeline_task_id: str) -> dict[str, Any]:
+            from data_pipeline.workflow import run_step_batch
+
+            ctx = get_current_context()
+            out = run_step_batch(pipeline_task_id, "ddl_generation", batch, try_number=ctx["ti"].try_number,
+                                 dag_run_id=ctx["run_id"])
+            if out is None:
+                raise AirflowSkipException("ddl_generation is not part of this run")
+            return _summary(out)
+
+        def _step_task(step: str, **kw: Any) -> Any:
+            @task(task_id=step, trigger_rule="none_failed", doc_json=_doc_json(step), **kw)
+            def run_step(pipeline_task_id: str) -> dict[str, Any]:
+                from data_pipeline.workflow import run_step_for_run
+
+                ctx = get_current_context()
+                out = run_step_for_run(pipeline_task_id, step, try_number=ctx["ti"].try_number,
+                                       dag_run_id=ctx["run_id"])
+                if out is None:
+                    raise AirflowSkipException(f"{step} is not part of this run")
+                return _summary(out)
+
+            return run_step
+
+        def _plan_task(step: str) -> Any:
+            @task(task_id=f"plan_{step}", trigger_rule="none_failed", retries=1, doc_json=_doc_json(f"plan_{step}"))
+            def plan(pipeline_task_id: str) -> list[int]:
+                from data_pipeline.workflow import plan_step_batches
+
+                return plan_step_batches(pipeline_task_id, step)
+
+            return plan
+
+        @task(trigger_rule="none_failed", doc_json=_doc_json("sql_validation"))
+        def sql_validation(batch: int, pipeline_task_id: str) -> dict[str, Any]:
+            from data_pipeline.workflow import run_step_batch
+
+            ctx = get_current_context()
+            out = run_step_batch(pipeline_task_id, "sql_validation", batch, try_number=ctx["ti"].try_number,
+                                 dag_run_id=ctx["run_id"])
+            if out is None:
+                raise AirflowSkipException("sql_validation is not part of this run")
+            return _summary(out)
+
+        @task(trigger_rule="all_done", retries=1, doc_json=_doc_json("finalize"))
+        def finalize(pipeline_task_id: str | None) -> dict[str, Any]:
+            from data_pipeline.workflow import finalize_task
+
+            ctx = get_current_context()
+            task_id = pipeline_task_id or ctx["params"].get("task_id")
+            if not task_id:
+                raise AirflowFailException("prepare failed before a task existed; see the prepare task log")
+            result = finalize_task(task_id)
+            if result["status"] != "completed":
+                failed = [k for k, v in result["steps"].items() if v["status"] == "failed"]
+                raise AirflowFailException(f"task {task_id} finished {result['status']}; failed: {', '.join(failed)}")
+            return {"task_id": task_id, "status": result["status"], "outputs": len(result.get("outputs", []))}
+
+        from data_pipeline_airflow.operators import BackupTaskFilesOperator
+
+        prep = prepare()
+        backup = BackupTaskFilesOperator(
+            task_id="backup_existing_files",
+            pipeline_task_id="{{ ti.xcom_pull(task_ids='prepare', key='task_id') }}",
+            execution_mode="{{ ti.xcom_pull(task_ids='prepare', key='execution_mode') }}",
+            doc_json=_doc_json("backup_existing_files"),
+            retries=1,
+        )
+        plan_ddl = _plan_task("ddl_generation")(prep["task_id"])
+        ddl = ddl_generation.partial(pipeline_task_id=prep["task_id"]).expand(batch=plan_ddl)
+        qa = _step_task("qa_generation")(prep["task_id"])
+        plan_validation = _plan_task("sql_validation")(prep["task_id"])
+        validation = sql_validation.partial(pipeline_task_id=prep["task_id"]).expand(batch=plan_validation)
+        load = _step_task("training_load", outlets=[TRAINING_DATA])(prep["task_id"])
+        done = finalize(prep["task_id"])
+        prep >> backup >> plan_ddl >> ddl >> qa >> plan_validation >> validation >> load >> done
+    return dag
+
+
+def _summary(out: dict[str, Any]) -> dict[str, Any]:
+    """The small, secret-free part of a step result that goes to XCom."""
+    keys = ("step", "status", "items_total", "items_completed", "items_failed", "items_skipped", "resumed",
+            "already_completed", "duration_seconds")
+    summary = {k: out.get(k) for k in keys}
+    if "merged" in out:
+        summary["merged"] = {k: out["merged"].get(k) for k in keys}
+    return summary

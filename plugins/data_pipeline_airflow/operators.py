@@ -1,0 +1,75 @@
+"""``BackupTaskFilesOperator`` and ``DeleteTaskDirectoryOperator`` (SPEC §10, §11)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowSkipException
+
+
+class BackupTaskFilesOperator(BaseOperator):
+    """Before a complete run, move the previous run's files into ``file_bak_<timestamp>``.
+
+    Skipped in step mode. A file that cannot be moved is recorded in ``backup_info.json`` and the
+    run continues (the design keeps the workflow going); the summary is returned as XCom.
+    """
+
+    template_fields: Sequence[str] = ("pipeline_task_id", "execution_mode")
+    ui_color = "#e8f4ea"
+
+    def __init__(self, *, pipeline_task_id: str, execution_mode: str = "complete", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pipeline_task_id = pipeline_task_id
+        self.execution_mode = execution_mode
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from data_pipeline.workflow import backup_before_run
+
+        if self.execution_mode != "complete":
+            raise AirflowSkipException(f"execution mode is {self.execution_mode}: no backup in step mode")
+        summary = backup_before_run(self.pipeline_task_id)
+        if summary["backed_up"]:
+            self.log.info("moved %d file(s) into %s; %d failed", len(summary["moved_files"]),
+                          summary["backup_directory"], len(summary["failed_files"]))
+        else:
+            self.log.info("nothing to back up")
+        return summary
+
+
+class DeleteTaskDirectoryOperator(BaseOperator):
+    """Delete task directories: the given task ids, or every finished task older than ``older_than_days``."""
+
+    template_fields: Sequence[str] = ("task_ids", "older_than_days")
+    ui_color = "#f9e0e0"
+
+    def __init__(self, *, task_ids: list[str] | str | None = None, older_than_days: int | str | None = None,
+                 delete_database_records: bool = False, force: bool = False, continue_on_error: bool = True,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if (task_ids is None) == (older_than_days is None):
+            raise ValueError("give exactly one of task_ids or older_than_days")
+        self.task_ids = task_ids
+        self.older_than_days = older_than_days
+        self.delete_database_records = delete_database_records
+        self.force = force
+        self.continue_on_error = continue_on_error
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from data_pipeline.deletion import delete_tasks
+        from data_pipeline.maintenance import apply_retention
+        from data_pipeline.task_store import default_store
+
+        actor = f"airflow:{context['dag'].dag_id}.{self.task_id}"
+        if self.older_than_days is not None:
+            result = apply_retention(default_store(), days=int(self.older_than_days),
+                                     delete_database_records=self.delete_database_records, actor=actor)
+        else:
+            ids = [self.task_ids] if isinstance(self.task_ids, str) else list(self.task_ids or [])
+            result = delete_tasks(default_store(), ids, confirm=True, force=self.force,
+                                  delete_database_records=self.delete_database_records,
+                                  continue_on_error=self.continue_on_error, actor=actor).to_dict()
+        self.log.info("deleted %d task director(y/ies); %d failed", len(result["deleted_tasks"]),
+                      len(result["failed_tasks"]))
+        return result
