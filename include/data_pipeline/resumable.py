@@ -98,6 +98,11 @@ class StepState:
         return ResumeSummary(resumed=resumed, total=len(keys), already_completed=done,
                              to_process=len(keys) - done - len(exhausted), exhausted=exhausted)
 
+    def load(self) -> ScopeInfo | None:
+        """Read the scope's state without changing anything (a merge or a progress count across batches)."""
+        self._records = self._load_records()
+        return self._read_info()
+
     def finish(self) -> None:
         info = self._read_info()
         if info is not None:
