@@ -217,7 +217,8 @@ class DolphinClient:
 
         retrying = Retrying(
             stop=stop_after_attempt(max(1, self.retry.attempts)),
-            wait=wait_exponential_jitter(initial=self.retry.initial_backoff, max=self.retry.max_backoff),
+            wait=wait_exponential_jitter(multiplier=self.retry.initial_backoff, max=self.retry.max_backoff,
+                                         jitter=self.retry.initial_backoff),
             retry=retry_if_exception(should_retry), reraise=True, before_sleep=before_sleep,
         )
         return retrying(self._send, method, path, endpoint=endpoint, params=params, form=form)
@@ -495,9 +496,9 @@ class RestTransport:
     kind = "rest"
     create_attempts = 3
 
-    def __init__(self, client: DolphinClient, *, backoff: float = 0.5) -> None:
+    def __init__(self, client: DolphinClient, *, backoff: float | None = None) -> None:
         self.client = client
-        self.backoff = backoff
+        self.backoff = client.retry.initial_backoff if backoff is None else backoff
 
     def ping(self) -> dict[str, Any]:
         return self.client.ping()

@@ -45,6 +45,8 @@ def find_cycle(nodes: Sequence[str], edges: Iterable[Edge]) -> list[str] | None:
         node = min(p for p in pred[node] if p in remaining)
     cycle = walk[seen[node]:]
     cycle.reverse()  # we walked against the edges
+    first = cycle.index(min(cycle))  # start at the smallest id: the same cycle always reads the same
+    cycle = cycle[first:] + cycle[:first]
     return [*cycle, cycle[0]]
 
 
