@@ -117,6 +117,18 @@ def backup_existing_files(task_dir: Path, *, task_id: str | None = None, now: da
     )
 
 
+def backup_file(task_dir: Path, name: str, *, task_id: str | None = None, reason: str = "upload",
+                now: datetime | None = None) -> str:
+    """Move one top-level file into a new backup folder (before it is replaced); return the folder name."""
+    now = now or datetime.now()
+    folder = _new_backup_dir(task_dir, now)
+    os.rename(task_dir / name, folder / name)
+    info = {"backup_time": now.isoformat(), "backup_directory": folder.name, "moved_files": [name],
+            "failed_files": [], "task_id": task_id, "reason": reason}
+    atomic_write_text(folder / BACKUP_INFO, json.dumps(info, ensure_ascii=False, indent=2))
+    return folder.name
+
+
 def list_backups(task_dir: Path) -> list[dict[str, Any]]:
     """Every ``file_bak_*`` folder with its info, newest first."""
     backups = []

@@ -1,0 +1,84 @@
+"""The response envelope of every route: ``{success, code, message, data}`` (+ ``error_code`` on errors)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Generic, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from data_pipeline.errors import PipelineError
+from data_pipeline.secrets_mask import mask
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+_ERROR_CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
+                409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 422: "VALIDATION_ERROR",
+                500: "INTERNAL_ERROR", 502: "BAD_GATEWAY"}
+
+
+class Envelope(BaseModel, Generic[T]):
+    success: bool = True
+    code: int = 200
+    message: str = "ok"
+    data: T | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    success: bool = False
+    code: int
+    message: str
+    error_code: str
+    data: dict[str, Any] | None = None
+    missing_params: list[str] | None = None
+
+
+def ok(data: Any = None, message: str = "ok", code: int = 200) -> JSONResponse:
+    return JSONResponse(status_code=code, content=jsonable_encoder(
+        {"success": True, "code": code, "message": message, "data": data}))
+
+
+def error(code: int, message: str, error_code: str | None = None, data: dict[str, Any] | None = None,
+          missing_params: list[str] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"success": False, "code": code, "message": mask(message),
+                            "error_code": error_code or _ERROR_CODES.get(code, "ERROR"), "data": data}
+    if missing_params:
+        body["missing_params"] = missing_params
+    return JSONResponse(status_code=code, content=jsonable_encoder(body), headers=headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(PipelineError)
+    async def _pipeline_error(_: Request, exc: PipelineError) -> JSONResponse:
+        details = dict(exc.details)
+        missing = details.pop("missing_params", None)
+        return error(exc.http_status, exc.message, exc.error_code, data=details or None, missing_params=missing)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        return error(exc.status_code, message, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        missing = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+            if err.get("type") == "missing":
+                missing.append(where)
+            problems.append({"field": where, "problem": err.get("msg", "invalid")})
+        first = problems[0] if problems else {"field": "", "problem": "invalid request"}
+        message = f"invalid request: {first['field'] or 'body'}: {first['problem']}"
+        return error(400, message, "VALIDATION_ERROR", data={"errors": problems}, missing_params=missing or None)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error in the data pipeline API")
+        return error(500, f"internal error: {type(exc).__name__}", "INTERNAL_ERROR")

@@ -1,0 +1,126 @@
+"""Request and response models of the task API (Pydantic; they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from data_pipeline.task_ids import TASK_ID_PATTERN
+
+TaskIdStr = Field(pattern=TASK_ID_PATTERN, max_length=32)
+
+
+class TaskOptions(BaseModel):
+    enable_sql_validation: bool = True
+    enable_llm_repair: bool = True
+    modify_original_file: bool = True
+    enable_training_data_load: bool = True
+    backup_vector_tables: bool = False
+    truncate_vector_tables: bool = False
+    batch_size: int = Field(default=50, ge=1, le=1000)
+
+
+class CreateTaskRequest(TaskOptions):
+    """Flat body; the original design's nested form ``{"task_type", "parameters": {...}}`` is accepted too."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task_name: str | None = Field(default=None, max_length=200)
+    task_type: str = Field(default="data_workflow", max_length=50)
+    db_connection: str | None = Field(default=None, max_length=2000,
+                                      description="postgresql:// URI; its password is stored apart and never returned")
+    db_conn_id: str | None = Field(default=None, max_length=250, description="Airflow connection id instead of a URI")
+    table_list: list[str] | None = Field(default=None, max_length=1000,
+                                         description="tables (table or schema.table); or upload table_list.txt later")
+    business_context: str = Field(default="", max_length=4000)
+    parameters: dict[str, Any] | None = Field(default=None, description="nested form of the same fields")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
+            nested = dict(data["parameters"])
+            nested.pop("table_list_file", None)  # server paths are never read; upload the list instead
+            nested.pop("output_dir", None)
+            nested.pop("execution_mode", None)
+            nested.pop("single_step", None)
+            merged = {k: v for k, v in data.items() if k != "parameters"}
+            for key, value in nested.items():
+                merged.setdefault(key, value)
+            return merged
+        return data
+
+    @model_validator(mode="after")
+    def _one_database(self) -> CreateTaskRequest:
+        if not self.db_connection and not self.db_conn_id:
+            raise ValueError("give db_connection (a postgresql:// URI) or db_conn_id (an Airflow connection)")
+        if self.db_connection and self.db_conn_id:
+            raise ValueError("give either db_connection or db_conn_id, not both")
+        return self
+
+
+class ExecuteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    execution_mode: Literal["complete", "step", "single"] = "complete"
+    step_name: Literal["ddl_generation", "qa_generation", "sql_validation", "training_load"] | None = None
+    single_step: int | None = Field(default=None, ge=1, le=4)
+
+
+class DeleteRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    confirm: bool | None = None
+    delete_database_records: bool = False
+    force: bool = False
+
+
+class BatchDeleteRequest(DeleteRequest):
+    task_ids: list[str] = Field(min_length=1, max_length=1000)
+    continue_on_error: bool = True
+
+
+class TableListRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tables: list[str] = Field(min_length=1, max_length=1000)
+
+
+class LogQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: list[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]] | None = None
+    step_name: Literal["ddl_generation", "qa_generation", "sql_validation", "training_load"] | None = None
+    keyword: str | None = Field(default=None, max_length=200)
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    page: int = Field(default=1, ge=1, le=100_000)
+    page_size: int = Field(default=50, ge=1, le=1000)
+    newest_first: bool = False
+
+
+class TaskQueryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[Literal["pending", "in_progress", "partial_completed", "completed", "failed"]] | None = None
+    task_type: str | None = Field(default=None, max_length=50)
+    created_by: str | None = Field(default=None, max_length=50)
+    db_name: str | None = Field(default=None, max_length=100)
+    keyword: str | None = Field(default=None, max_length=200)
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    directory_exists: bool | None = None
+    sort_by: Literal["created_at", "updated_at", "started_at", "completed_at", "status", "id", "task_name",
+                     "progress", "db_name"] = "created_at"
+    sort_order: Literal["asc", "desc"] = "desc"
+    page: int = Field(default=1, ge=1, le=100_000)
+    page_size: int = Field(default=20, ge=1, le=1000)
+
+
+class VectorRestoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backup_name: str = Field(max_length=100)
+    mode: Literal["replace", "merge"] = "replace"

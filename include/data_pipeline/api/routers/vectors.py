@@ -1,0 +1,50 @@
+"""Vector-table backups of a task (``vector_bak/``): create, list, restore."""
+
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from data_pipeline.api.deps import get_store, load_task, responses
+from data_pipeline.api.envelope import ok
+from data_pipeline.api.models import VectorRestoreRequest
+from data_pipeline.api.ports import Principal
+from data_pipeline.task_dir import task_path
+from data_pipeline.task_store import TaskStore
+
+
+def build_router(read: Any, write: Any) -> APIRouter:
+    router = APIRouter(tags=["vector tables"])
+    Reader = Annotated[Principal, Depends(read)]
+    Writer = Annotated[Principal, Depends(write)]
+    Store = Annotated[TaskStore, Depends(get_store)]
+
+    @router.post("/tasks/{task_id}/vector-backups", responses=responses(),
+                 summary="Back up the vector tables into the task's vector_bak/")
+    def backup(task_id: str, user: Writer, store: Store) -> Any:
+        from data_pipeline import vector_backup, vector_store
+
+        load_task(store, task_id)
+        result = vector_backup.backup_vector_tables(task_path(task_id, create=True), vector_store.vector_dsn())
+        store.add_log(task_id, "INFO", f"{user.name} backed up the vector tables")
+        return ok(result, "vector tables backed up")
+
+    @router.get("/tasks/{task_id}/vector-backups", responses=responses(), summary="Vector-table backups of a task")
+    def backups(task_id: str, user: Reader, store: Store) -> Any:
+        from data_pipeline import vector_backup
+
+        load_task(store, task_id)
+        return ok({"task_id": task_id, "backups": vector_backup.list_vector_backups(task_path(task_id))})
+
+    @router.post("/tasks/{task_id}/vector-backups/restore", responses=responses(),
+                 summary="Restore the vector tables from one of the task's backups")
+    def restore(task_id: str, body: VectorRestoreRequest, user: Writer, store: Store) -> Any:
+        from data_pipeline import vector_backup, vector_store
+
+        load_task(store, task_id)
+        result = vector_backup.restore_vector_tables(task_path(task_id, must_exist=True), body.backup_name,
+                                                     vector_store.vector_dsn(), mode=body.mode)
+        store.add_log(task_id, "INFO", f"{user.name} restored vector tables from {body.backup_name} ({body.mode})")
+        return ok(result, "vector tables restored")
+
+    return router

@@ -1,0 +1,122 @@
+"""The REST apps mounted by the Airflow api-server, with Airflow's own authentication and authorisation.
+
+Airflow does not authenticate plugin apps, so every route depends on ``read`` or ``write`` below:
+a valid Airflow token (bearer header or the UI's ``_token`` cookie) and access to the
+``data_pipeline`` DAG — read for GET routes, permission to run it for everything else. DAG runs are
+started through Airflow's public REST API with the caller's own token, so Airflow applies its
+permission checks and audit log to them as well.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import httpx
+from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from fastapi import Depends, FastAPI, Request
+
+from data_pipeline.api import Principal, create_app
+from data_pipeline.api.envelope import install_error_handlers
+from data_pipeline.errors import PipelineError
+from data_pipeline.task_store import TaskRecord
+
+DAG_ID = "data_pipeline"
+
+
+def _principal(user: Any) -> Principal:
+    return Principal(name=str(user.get_name()))
+
+
+def read_access(user: GetUserDep, _: Annotated[None, Depends(requires_access_dag("GET", param_dag_id=DAG_ID))]) \
+        -> Principal:
+    return _principal(user)
+
+
+def write_access(
+    user: GetUserDep,
+    _: Annotated[None, Depends(requires_access_dag("POST", DagAccessEntity.RUN, param_dag_id=DAG_ID))],
+) -> Principal:
+    return _principal(user)
+
+
+class AirflowAccess:
+    read = staticmethod(read_access)
+    write = staticmethod(write_access)
+
+
+class UpstreamError(PipelineError):
+    error_code = "AIRFLOW_ERROR"
+    http_status = 502
+
+
+class AirflowRunLauncher:
+    """Triggers and inspects ``data_pipeline`` runs through Airflow's REST API as the calling user."""
+
+    dag_id = DAG_ID
+
+    @staticmethod
+    def _api(request: Request) -> str:
+        configured = os.environ.get("DATA_PIPELINE_AIRFLOW_API_URL")
+        if configured:
+            return configured.rstrip("/")
+        return f"{request.url.scheme}://{request.url.netloc}"
+
+    @staticmethod
+    def _auth(request: Request) -> dict[str, str]:
+        header = request.headers.get("authorization")
+        if header and header.lower().startswith("bearer "):
+            return {"Authorization": header}
+        cookie = request.cookies.get(COOKIE_NAME_JWT_TOKEN)
+        return {"Authorization": f"Bearer {cookie}"} if cookie else {}
+
+    def trigger(self, request: Request, task_id: str, execution_mode: str, step_name: str | None) -> str:
+        run_id = f"api__{task_id}__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
+        conf: dict[str, Any] = {"task_id": task_id, "execution_mode": execution_mode}
+        if step_name:
+            conf["step_name"] = step_name
+        body = {"dag_run_id": run_id, "logical_date": None, "conf": conf,
+                "note": f"started through the data pipeline task API ({execution_mode})"}
+        try:
+            response = httpx.post(f"{self._api(request)}/api/v2/dags/{self.dag_id}/dagRuns", json=body,
+                                  headers=self._auth(request), timeout=30.0)
+        except httpx.HTTPError as exc:
+            raise UpstreamError(f"Airflow did not answer the trigger request: {type(exc).__name__}") from None
+        if response.status_code >= 400:
+            detail = response.text[:300]
+            raise UpstreamError(f"Airflow refused to start the run ({response.status_code}): {detail}")
+        return str(response.json().get("dag_run_id", run_id))
+
+    def run_state(self, request: Request, task: TaskRecord) -> str | None:
+        if not task.dag_run_id:
+            return None
+        dag_id = task.dag_id or self.dag_id
+        try:
+            response = httpx.get(f"{self._api(request)}/api/v2/dags/{dag_id}/dagRuns/{task.dag_run_id}",
+                                 headers=self._auth(request), timeout=15.0)
+        except httpx.HTTPError:
+            return "unknown"  # cannot tell: treat as possibly running (deletion then needs force)
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            return "unknown"
+        return str(response.json().get("state"))
+
+
+def task_api() -> FastAPI:
+    return create_app(AirflowAccess(), AirflowRunLauncher(), root_path="")
+
+
+def workflow_api() -> FastAPI:
+    from dolphin_publisher.api import create_router
+
+    app = FastAPI(title="Workflow platform API", version="1", docs_url="/docs", redoc_url=None,
+                  openapi_url="/openapi.json",
+                  description="Platform workflows with versions, published to DolphinScheduler. "
+                              "Every route needs Airflow authentication (read vs run access to data_pipeline).")
+    install_error_handlers(app)
+    app.include_router(create_router(read_access, write_access))
+    return app

@@ -1,0 +1,19 @@
+"""Registers the data pipeline's REST apps with the Airflow api-server (see data_pipeline_airflow.rest_api)."""
+
+from airflow.plugins_manager import AirflowPlugin
+
+from data_pipeline_airflow.rest_api import task_api, workflow_api
+
+
+class DataPipelinePlugin(AirflowPlugin):
+    name = "data_pipeline"
+    fastapi_apps = [
+        {"app": task_api(), "url_prefix": "/api/v0/data_pipeline", "name": "Data pipeline task API"},
+        {"app": workflow_api(), "url_prefix": "/api/v1", "name": "Workflow platform API"},
+    ]
+    external_views = [
+        {"name": "Task API (OpenAPI)", "href": "/api/v0/data_pipeline/docs", "destination": "nav",
+         "category": "docs", "url_route": None},
+        {"name": "Workflow API (OpenAPI)", "href": "/api/v1/docs", "destination": "nav", "category": "docs",
+         "url_route": None},
+    ]
