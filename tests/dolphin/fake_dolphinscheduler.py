@@ -336,6 +336,10 @@ class FakeDolphinScheduler:
 
     def _validate_dag(self, params: dict[str, str], *, project: int, exclude_code: int | None) -> dict[str, Any]:
         name = self._required(params, "name").strip()
+        clash = next((d for d in self.definitions.values()
+                      if d.name == name and d.code != exclude_code and d.project_code == project), None)
+        if clash is not None:
+            raise ApiError(10168, f"workflow definition name {name} already exists")
         tasks = self._parse_json(params, "taskDefinitionJson", required=True)
         if not isinstance(tasks, list) or not tasks:
             raise ApiError(50017, "data taskDefinitionJson not valid")
@@ -399,10 +403,6 @@ class FakeDolphinScheduler:
         execution_type = params.get("executionType") or "PARALLEL"
         if execution_type not in ("PARALLEL", "SERIAL_WAIT", "SERIAL_DISCARD", "SERIAL_PRIORITY"):
             raise ApiError(10001, "request parameter executionType is not valid")
-        clash = next((d for d in self.definitions.values()
-                      if d.name == name and d.code != exclude_code and d.project_code == project), None)
-        if clash is not None:
-            raise ApiError(10168, f"workflow definition name {name} already exists")
         return {"name": name, "tasks": tasks, "relations": relations, "global_params": global_params,
                 "execution_type": execution_type, "description": params.get("description") or "",
                 "locations": params.get("locations") or "", "timeout": self._int(params, "timeout", 0)}

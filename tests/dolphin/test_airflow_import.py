@@ -1,0 +1,149 @@
+"""Airflow DAG → platform workflow → DolphinScheduler definition whose tasks run our CLI per step.
+
+The DAG under test defaults to tests/dolphin/dags/data_pipeline.py (the shape of the planned
+data_pipeline DAG); point DOLPHIN_IMPORT_DAGS_FOLDER at dags/ to run the same checks on the real one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dolphin_publisher.airflow_import import dag_to_workflow, import_dag, load_dag
+from dolphin_publisher.errors import DagImportError
+from dolphin_publisher.models import TriggerSource, WorkflowFile
+from dolphin_publisher.runtime import Runtime
+
+from .fake_dolphinscheduler import FakeDolphinScheduler
+
+DAGS_FOLDER = Path(os.environ.get("DOLPHIN_IMPORT_DAGS_FOLDER") or Path(__file__).parent / "dags")
+DAG_ID = os.environ.get("DOLPHIN_IMPORT_DAG_ID", "data_pipeline")
+STEPS = ["prepare", "backup_existing_files", "ddl_generation", "qa_generation", "sql_validation", "training_load",
+         "finalize"]
+
+
+@pytest.fixture(scope="module")
+def pipeline_spec() -> WorkflowFile:
+    return dag_to_workflow(load_dag(DAG_ID, DAGS_FOLDER))
+
+
+def test_the_pipeline_dag_becomes_one_task_per_step(pipeline_spec: WorkflowFile) -> None:
+    assert pipeline_spec.name == DAG_ID
+    assert sorted(t.name for t in pipeline_spec.tasks) == sorted(STEPS)
+    by_id = {t.task_id: t.name for t in pipeline_spec.tasks}
+    edges = {(by_id[a], by_id[b]) for a, b in pipeline_spec.dependencies or []}
+    assert edges == set(itertools.pairwise(STEPS))
+    assert all(t.command and "python -m data_pipeline" in t.command for t in pipeline_spec.tasks)
+    assert "task_id" in {p.prop for p in pipeline_spec.global_params}
+    assert pipeline_spec.schedule is None
+
+
+def test_pipeline_published_to_dolphinscheduler(runtime: Runtime, fake_ds: FakeDolphinScheduler,
+                                                pipeline_spec: WorkflowFile) -> None:
+    ref = runtime.workflows.create_or_update(pipeline_spec, operator="t", trigger=TriggerSource.AIRFLOW_IMPORT)
+    again = runtime.workflows.create_or_update(pipeline_spec, operator="t", trigger=TriggerSource.AIRFLOW_IMPORT)
+    assert (again.workflow_id, again.version, again.changed) == (ref.workflow_id, 1, False)
+    with runtime.publisher() as publisher:
+        outcome = publisher.publish(ref.workflow_id, "online", operator="t")
+        assert outcome.ok, outcome.record.log
+        stored = fake_ds.definitions[outcome.record.engine_workflow_code]  # type: ignore[index]
+        (instance,) = publisher.start(ref.workflow_id, operator="t",
+                                      params={"task_id": "task_20250101_000000"})["instance_ids"]
+
+    name_of = {t["code"]: t["name"] for t in stored.tasks}
+    assert sorted(name_of.values()) == sorted(STEPS)
+    roots = [name_of[r["postTaskCode"]] for r in stored.relations if r["preTaskCode"] == 0]
+    edges = {(name_of[r["preTaskCode"]], name_of[r["postTaskCode"]]) for r in stored.relations if r["preTaskCode"]}
+    assert roots == ["prepare"]
+    assert edges == set(itertools.pairwise(STEPS))
+    for task in stored.tasks:
+        script = task["taskParams"]["rawScript"]
+        assert task["taskType"] == "SHELL" and script.startswith("python -m data_pipeline"), script
+        assert "${task_id}" in script
+    step = next(t for t in stored.tasks if t["name"] == "ddl_generation")
+    assert "--execution-mode step --step-name ddl_generation" in step["taskParams"]["rawScript"]
+    params = {p["prop"]: p for p in json.loads(stored.global_params)}
+    assert params["task_id"]["direct"] == "IN" and params["task_id"]["type"] == "VARCHAR"
+    assert json.loads(fake_ds.instances[instance]["startParams"]) == {"task_id": "task_20250101_000000"}
+
+
+def test_retries_and_timeouts_are_carried_over(pipeline_spec: WorkflowFile) -> None:
+    if DAG_ID != "data_pipeline" or "tests" not in DAGS_FOLDER.parts:
+        pytest.skip("values specific to the stand-in DAG")
+    step = next(t for t in pipeline_spec.tasks if t.name == "sql_validation")
+    assert (step.retries, step.retry_delay_minutes, step.timeout_minutes) == (2, 2, 120)
+
+
+_ODD_DAGS = {
+    "cron_dag.py": """
+        import pendulum
+        from airflow.sdk import DAG
+        from airflow.providers.standard.operators.bash import BashOperator
+        with DAG("cron_dag", schedule="30 2 * * 1-5", start_date=pendulum.datetime(2025, 1, 1, tz="Asia/Shanghai"),
+                 params={"tables": ["a", "b"], "limit": 5, "note": None}):
+            BashOperator(task_id="hello", bash_command="echo {{ params.limit }} rows")
+    """,
+    "no_command.py": """
+        import pendulum
+        from airflow.sdk import DAG, task
+        with DAG("no_command", schedule=None, start_date=pendulum.datetime(2025, 1, 1)):
+            @task
+            def mystery(): ...
+            mystery()
+    """,
+    "templated.py": """
+        import pendulum
+        from airflow.sdk import DAG
+        from airflow.providers.standard.operators.bash import BashOperator
+        with DAG("templated", schedule="@daily", start_date=pendulum.datetime(2025, 1, 1)):
+            BashOperator(task_id="dated", bash_command="load --date {{ ds }}")
+    """,
+    "delta.py": """
+        import datetime, pendulum
+        from airflow.sdk import DAG
+        from airflow.providers.standard.operators.bash import BashOperator
+        with DAG("delta", schedule=datetime.timedelta(hours=3), start_date=pendulum.datetime(2025, 1, 1)):
+            BashOperator(task_id="x", bash_command="true")
+    """,
+}
+
+
+@pytest.fixture(scope="module")
+def odd_dags(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("odd_dags")
+    for name, source in _ODD_DAGS.items():
+        (folder / name).write_text(textwrap.dedent(source))
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(folder))
+    assert not bag.import_errors, bag.import_errors
+    return {"folder": folder, **bag.dags}
+
+
+def test_cron_schedule_params_and_param_templates(odd_dags: dict[str, Any]) -> None:
+    spec = dag_to_workflow(odd_dags["cron_dag"])
+    assert spec.schedule is not None
+    assert (spec.schedule.cron, spec.schedule.timezone) == ("30 2 * * 1-5", "Asia/Shanghai")
+    assert {p.prop: p.value for p in spec.global_params} == {"tables": '["a", "b"]', "limit": "5", "note": ""}
+    assert spec.tasks[0].command == "echo ${limit} rows"
+
+
+@pytest.mark.parametrize(("dag_id", "message"), [
+    ("no_command", "task 'mystery' has no command"),
+    ("templated", "Airflow templating"),
+    ("delta", "has no DolphinScheduler equivalent"),
+])
+def test_dags_that_cannot_be_expressed_are_clear_errors(odd_dags: dict[str, Any], dag_id: str, message: str) -> None:
+    with pytest.raises(DagImportError, match=message):
+        dag_to_workflow(odd_dags[dag_id])
+
+
+def test_import_of_a_missing_dag_names_the_folder(runtime: Runtime, odd_dags: dict[str, Any]) -> None:
+    with pytest.raises(DagImportError, match="not found in"):
+        import_dag(runtime.workflows, "nope", dags_folder=odd_dags["folder"], operator="t")
