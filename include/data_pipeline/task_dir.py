@@ -30,6 +30,9 @@ MAX_PATH_LENGTH = 1024
 MAX_COMPONENT_LENGTH = 255
 _PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 FILE_TYPES = {
     ".ddl": "ddl", ".md": "md", ".json": "json", ".log": "log", ".txt": "txt", ".csv": "csv",
     ".sql": "sql", ".backup": "backup",
@@ -152,6 +155,7 @@ def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> bool
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; outputs are shared with other workers/users
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             if durable:

@@ -470,6 +470,7 @@ def run_step_batch(task_id: str, step: str, batch: int, *, try_number: int = 1, 
     sctx = ctx.for_step(step)
     store.update_step(task_id, step, status="running", try_number=try_number, dag_run_id=dag_run_id,
                       execution_id=ctx.execution_id)
+    sctx.log.info(f"{step} batch {batch} started (try {try_number})")
     try:
         batch_result = module.run_batch(sctx, batch)
     except Exception as exc:
