@@ -30,8 +30,21 @@ MAX_PATH_LENGTH = 1024
 MAX_COMPONENT_LENGTH = 255
 _PERCENT_ESCAPE = re.compile(r"%[0-9a-fA-F]{2}")
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+
+
+def _current_umask() -> int:
+    """Read the umask without changing it (os.umask would briefly affect other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+_UMASK = _current_umask()
 
 FILE_TYPES = {
     ".ddl": "ddl", ".md": "md", ".json": "json", ".log": "log", ".txt": "txt", ".csv": "csv",
