@@ -204,9 +204,14 @@ def _dedupe_adjacent(words: list[str]) -> list[str]:
     return out
 
 
+def _fits(comment: str | None, generated: bool, zh: bool) -> bool:
+    """A database comment always counts; a generated one only when it is in the language wanted."""
+    return bool(comment) and (not generated or has_cjk(comment) == zh)
+
+
 def table_phrase(table: TableInfo, zh: bool) -> str:
     """The table's comment if it has one, else a phrase from its name without technical prefixes."""
-    if table.comment:
+    if table.comment and _fits(table.comment, table.comment_generated, zh):
         return table.comment
     if has_cjk(table.name):
         return table.name
@@ -218,7 +223,7 @@ def table_phrase(table: TableInfo, zh: bool) -> str:
 
 def column_phrase(column: ColumnInfo, zh: bool) -> str:
     """The column's comment (first clause, before a colon) if it has one, else a phrase from its name."""
-    if column.comment:
+    if column.comment and _fits(column.comment, column.comment_generated, zh):
         return re.split(r"[:：(（]", column.comment, maxsplit=1)[0].strip() or column.comment
     return name_phrase(column.name, zh)
 
@@ -262,8 +267,9 @@ def _column_comment(table: TableInfo, column: ColumnInfo, zh: bool) -> str:
 
 
 def describe_table_offline(table: TableInfo, business_context: str) -> TableComments:
-    """Comments derived from names: Chinese when the context or existing comments are Chinese."""
-    zh = schema_is_chinese([table], business_context)
+    """Comments derived from names: Chinese when the context, existing comments or the data are Chinese."""
+    zh = schema_is_chinese([table], business_context) or any(
+        has_cjk(v) for c in table.columns for v in [*(c.enum_values or []), *c.sample_values[:5]])
     if table.comment:
         table_comment = table.comment
     else:
@@ -324,7 +330,7 @@ def _topic_entity(table: TableInfo, zh: bool) -> str:
 
 def _column_words(column: ColumnInfo, zh: bool) -> str:
     phrase = column_phrase(column, zh)
-    if zh or not column.comment or not phrase[1:2].islower():
+    if zh or not _fits(column.comment, column.comment_generated, zh) or not phrase[1:2].islower():
         return phrase
     return phrase[:1].lower() + phrase[1:]  # "Customer count" from a comment, inside a sentence
 
