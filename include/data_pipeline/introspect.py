@@ -295,8 +295,11 @@ def introspect_tables(conn: psycopg.Connection, refs: Sequence[TableRef], *, sam
     conn.read_only = True
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
-        conn.execute("SELECT set_config('statement_timeout', %s, true), set_config('search_path', 'public', true)",
-                     (str(statement_timeout_ms),))
+        # Output formats pinned so the same database gives the same bytes whatever the client's settings.
+        conn.execute("SELECT set_config('statement_timeout', %s, true), set_config('search_path', 'public', true), "
+                     "set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true), "
+                     "set_config('IntervalStyle', 'postgres', true), set_config('bytea_output', 'hex', true), "
+                     "set_config('extra_float_digits', '1', true)", (str(statement_timeout_ms),))
         return _introspect(conn, list(refs), sample_rows)
     finally:
         conn.rollback()
