@@ -59,7 +59,11 @@ _SQL_TOKEN = re.compile(r"--|/\*|'|\"|\$(?:[A-Za-z_\u0080-\uffff][\w]*)?\$|;")
 
 
 def split_sql(text: str) -> list[str]:
-    """Statements of ``text`` (each with its leading ``--`` lines and final ``;``); comment-only parts dropped."""
+    """Statements of ``text``, each with its leading ``--`` lines and final ``;``.
+
+    Parts that are only comments, transaction control (``BEGIN``/``COMMIT``) or ``SET`` are dropped:
+    they are no training material.
+    """
     statements: list[str] = []
     start = pos = 0
     n = len(text)
@@ -136,8 +140,13 @@ def _strip_comments(statement: str) -> str:
             return s
 
 
+_NOT_CONTENT = re.compile(r"(?:BEGIN|COMMIT|END|ROLLBACK|START\s+TRANSACTION|SET\s|RESET\s|\\)", re.I)
+
+
 def _has_code(statement: str) -> bool:
-    return _strip_comments(statement).strip(" \t\r\n;") != ""
+    """Whether a statement says something: not only comments, not transaction control or ``SET``."""
+    code = _strip_comments(statement).strip(" \t\r\n;")
+    return code != "" and not _NOT_CONTENT.match(code)
 
 
 _IDENT = r'(?:"(?:[^"]|"")+"|[^\W\d][\w$]*)'

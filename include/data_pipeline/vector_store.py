@@ -256,6 +256,17 @@ def loaded_ids(conn: psycopg.Connection, ids: Sequence[str], marker: dict[str, A
     return {r[0] for r in rows}
 
 
+def delete_stale(conn: psycopg.Connection, task_id: str, load_id: str, keep_ids: Sequence[str]) -> int:
+    """Delete rows last loaded by ``task_id`` in an earlier load whose document is gone from the task."""
+    cur = conn.execute(sql.SQL(
+        "DELETE FROM {e} WHERE cmetadata @> %s::jsonb AND NOT cmetadata @> %s::jsonb AND NOT id = ANY(%s) "
+        "AND collection_id IN (SELECT uuid FROM {c} WHERE name = ANY(%s))"
+    ).format(e=_ident(EMBEDDING_TABLE), c=_ident(COLLECTION_TABLE)),
+        (json.dumps({"task_id": task_id}), json.dumps({"load_id": load_id}), list(keep_ids),
+         [COLLECTIONS[c].name for c in LOADED_COLLECTIONS]))
+    return cur.rowcount
+
+
 def count_rows(conn: psycopg.Connection, *, task_id: str | None = None) -> dict[str, int]:
     """Rows per collection: all of them, or only those whose metadata names ``task_id``."""
     if task_id is None:

@@ -10,6 +10,11 @@ ids already carry this ``load_id`` and embeds only the others (a state file per 
 after the commit, would both lag the data and cost as much as the load itself at 10k documents).
 ``StepState`` keeps the scope (fingerprint, resume or afresh) and per-document failures and attempts.
 
+The store mirrors the task: rows this task loaded earlier whose document no longer exists (a
+regenerated pair file, a timestamp in a regenerated heading) are removed at the end, so re-running
+the pipeline never piles up stale versions. A row is shared when two tasks load the same text; it
+counts for the task that loaded it last.
+
 Throughput: embedding (CPU, this process) and writing (COPY + merge, mostly server time) overlap —
 one writer thread upserts chunk N while chunk N+1 is embedded.
 """
@@ -43,6 +48,7 @@ from data_pipeline.vector_store import (
     collection_dimensions,
     connect,
     count_rows,
+    delete_stale,
     describe_dsn,
     ensure_collections,
     ensure_schema,
@@ -106,8 +112,13 @@ def run(ctx: StepContext) -> StepResult:
     loader.load_all(todo)
 
     with connect(dsn) as conn:
+        stale = delete_stale(conn, task_label, load["load_id"], keys)
+        conn.commit()
         task_rows = count_rows(conn, task_id=task_label)
         totals = count_rows(conn)
+    if stale:
+        ctx.log.info(f"removed {stale} rows of this task from an earlier load whose documents no longer exist "
+                     "(regenerated or deleted files)")
     errors = [{"item": doc.id, "source": doc.source, "collection": doc.collection, "error": err}
               for doc, err in loader.failed]
     errors += [{"item": k, "error": f"skipped: failed {state.record(k).attempts} times: {state.record(k).error}"}
@@ -135,6 +146,7 @@ def run(ctx: StepContext) -> StepResult:
             "files": collected.per_source,
             "documents": collected.per_collection,
             "duplicates_skipped": collected.duplicates,
+            "stale_rows_removed": stale,
             "loaded_this_run": loaded,
             "task_rows": task_rows,
             "store_totals": totals,
