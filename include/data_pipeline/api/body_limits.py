@@ -59,6 +59,10 @@ class BodyLimitMiddleware:
             return
         max_bytes, multipart = self.limit(scope["path"], scope["method"])
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        if not headers.get("authorization") and "_token=" not in headers.get("cookie", ""):
+            # No credentials at all: refuse before reading a byte of the body (the routes authenticate fully).
+            await _send_error(send, 401, "UNAUTHORIZED", "Not authenticated")
+            return
         if multipart and not headers.get("content-type", "").lower().startswith("multipart/form-data"):
             await _send_error(send, 415, "UNSUPPORTED_MEDIA_TYPE", "upload as multipart/form-data with a 'file' field")
             return
