@@ -635,7 +635,7 @@ def _join_pairs(child: _Profile, fk: ForeignKey, parent: _Profile, b: _PairBuild
     child_alive = child.alive("c")
     active = "有效" if parent_alive else ""
     active_en = "active " if parent_alive else ""
-    name_alias = _alias(parent.label_words(label) if zh else parent.label_words(label).replace(" ", "_"), zh)
+    name_alias = _alias(pe, zh)
     if child.is_fact and child.time is not None:
         m = child.measures[0]
         mw = _column_words(m, zh)
@@ -679,7 +679,7 @@ def _link_pairs(link: _Profile, profiles: dict[str, _Profile], b: _PairBuilder) 
         lcol = f"a.{quote_ident(label.name)}"
         keys = ", ".join(f"a.{quote_ident(c)}" for c in one.ref_columns)
         n_alias = _alias(f"{o.entity}数量" if zh else "related_count", zh)
-        name_alias = _alias(a.label_words(label) if zh else a.label_words(label).replace(" ", "_"), zh)
+        name_alias = _alias(a.entity, zh)
         other_key = f"o.{quote_ident(other.ref_columns[0])}"
         b.add(f"每个{a.entity}关联了多少个{o.entity}？", f"How many {o.entity} records is each {a.entity} linked to?",
               f"SELECT {lcol} AS {name_alias}, COUNT(DISTINCT {other_key}) AS {n_alias} FROM {link.ref} AS l "
@@ -799,7 +799,7 @@ def generate_pairs_offline(theme: Theme, tables: Sequence[TableInfo], business_c
             if target is not None and target is not p and (_ref_key(fk) in member_keys or p.is_fact):
                 _join_pairs(p, fk, target, joins)
     # rows of tables outside the theme that point at its tables (e.g. the branches of a service area)
-    for p in members:
+    for p in members if not members[0].is_fact else ():
         for other in profiles.values():
             if _key(other.table) in member_keys or other.is_fact or other.is_link:
                 continue

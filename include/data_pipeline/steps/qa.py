@@ -13,7 +13,7 @@ import os
 import re
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +154,10 @@ def _extract_themes(ctx: StepContext, state: StepState, documents: list[str], in
     if not themes:
         state.fail(THEMES_KEY, "no themes")
         raise PipelineError("the generator found no business themes in the documents of the listed tables")
-    now = datetime.now()
+    now = datetime.now().replace(microsecond=0)
+    # a new run within the same second as the previous one must not reuse (and overwrite) its file name
+    while any((ctx.task_dir / sub / pair_file_name(db_name, now)).exists() for sub in ("", PREVIOUS_DIR)):
+        now += timedelta(seconds=1)
     data = {"themes": [t.model_dump() for t in themes], "pair_file": pair_file_name(db_name, now),
             "generated_at": now.isoformat(timespec="seconds")}
     state.complete(THEMES_KEY, data=data)
@@ -294,8 +297,10 @@ def run(ctx: StepContext) -> StepResult:
     detail_path = ctx.task_dir / METADATA_DETAIL_FILE
     atomic_write_text(detail_path, render_metadata_detail(themes, db_name=db_name, generated_by=generator.name,
                                                           generated_at=generated_at, pair_counts=pair_counts))
-    theme_state.finish()
-    pair_state.finish()
+    if not failed_now:
+        # Failed themes keep the scopes open: the next run (or Airflow retry) redoes only those themes.
+        theme_state.finish()
+        pair_state.finish()
     completed = sum(1 for t in per_theme if t["status"] == "completed")
     ctx.progress(1 + completed, total, what="items", force=True)
     ctx.log.info(f"wrote {len(all_pairs)} question/SQL pair(s) for {completed} of {len(themes)} theme(s) to "
