@@ -271,7 +271,7 @@ class OfflineEmbedder:
 
     Character n-grams make it work for Chinese (no spaces) as well as English and identifiers; word
     tokens (letter/digit runs, so ``service_area_id`` gives ``service``, ``area``, ``id``) count
-    double. Hashing is keyed BLAKE2b, so vectors are identical in every process and on every machine.
+    double; counts are damped by a square root. Hashing is keyed BLAKE2b, so vectors are identical in every process and on every machine.
 
     Speed without numpy: the features of each whitespace-separated token (its n-grams, with the
     surrounding spaces, and its words) are hashed once and cached as a tuple of slots; a document is
@@ -311,7 +311,9 @@ class OfflineEmbedder:
                 cache[token] = self._token_slots(token)
         counts = self._zero.copy()
         counts.update(Counter(chain.from_iterable(map(cache.__getitem__, tokens))))
-        values = list(counts.values())  # slot order 0 .. 2D-1: dict keeps insertion order
+        # Slot order 0 .. 2D-1 (dict insertion order); square roots damp frequent n-grams (sublinear tf),
+        # which ranks a question's own pair first far more often when the SQL text is long.
+        values = list(map(math.sqrt, counts.values()))
         dim = self._dim
         # Slot s < D adds to component s, slot D + s subtracts from it (signed hashing).
         vec = list(map(operator.sub, values[:dim], values[dim:]))
