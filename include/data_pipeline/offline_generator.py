@@ -357,6 +357,7 @@ class _Profile:
         self.time = self._pick_time()
         self.measures = self._pick_measures()
         self.year = self._year()
+        self.ambiguous: set[str] = set()  # measure phrases other fact tables use too (set by _profiles)
 
     def _pick_time(self) -> ColumnInfo | None:
         temporal = [c for c in self.table.columns if c.is_temporal and c is not self.delete_time]
@@ -424,6 +425,14 @@ class _Profile:
         if self.zh:
             return _strip_suffixes(words, _LABEL_SUFFIXES)
         return re.sub(r"\s+name$", "", words) or words
+
+    def measure_words(self, column: ColumnInfo) -> str:
+        """The measure's phrase, with its table named when another table has a measure called the same."""
+        words = _column_words(column, self.zh)
+        if words not in self.ambiguous:
+            return words
+        subject = _topic_entity(self.table, self.zh)
+        return f"{subject}的{words}" if self.zh else f"{words} of {subject}"
 
     def label_for(self) -> ColumnInfo | None:
         return self.labels[0] if self.labels else None
@@ -514,10 +523,11 @@ def _table_pairs(p: _Profile, b: _PairBuilder) -> None:
         month = _alias("月份" if zh else "month", zh)
         day = _alias("日期" if zh else "day", zh)
         for rank, m in enumerate(p.measures[:4]):
-            mw = _column_words(m, zh)
+            mw = p.measure_words(m)
+            plain = _column_words(m, zh)  # aliases stay short
             tm = _total_en(mw)
             mcol = quote_ident(m.name)
-            total = _alias(f"{mw}合计" if zh else tm, zh)
+            total = _alias(f"{plain}合计" if zh else _total_en(plain), zh)
             if label is not None:
                 lw = p.label_words(label)
                 lcol = quote_ident(label.name)
@@ -550,14 +560,14 @@ def _table_pairs(p: _Profile, b: _PairBuilder) -> None:
                       f"SELECT {ocol}, SUM({mcol}) AS {total} FROM {p.ref}{_where(in_year, alive)} "
                       f"GROUP BY {ocol} ORDER BY {total} DESC NULLS LAST LIMIT 10")
             daily = _alias("当日合计" if zh else "daily_total", zh)
-            avg = _alias(f"日均{mw}" if zh else f"daily_average_{mw}", zh)
+            avg = _alias(f"日均{plain}" if zh else f"daily_average_{plain}", zh)
             b.add(f"{yr_zh}日均{mw}是多少？", f"What is the average daily {mw}{yr_en}?",
                   f"SELECT ROUND(AVG({daily})::numeric, 2) AS {avg} FROM (SELECT {time_col}::date AS {day}, "
                   f"SUM({mcol}) AS {daily} FROM {p.ref}{_where(in_year, alive)} GROUP BY {time_col}::date) AS daily")
             for cat in p.categories[:1]:
                 c = p.category_words(cat)
                 col = quote_ident(cat.name)
-                avg_alias = _alias(f"平均{mw}" if zh else f"average_{mw}", zh)
+                avg_alias = _alias(f"平均{plain}" if zh else f"average_{plain}", zh)
                 b.add(f"各{c}的平均{mw}是多少？", f"What is the average {mw} per {c}?",
                       f"SELECT {col}, ROUND(AVG({mcol})::numeric, 2) AS {avg_alias} FROM {p.ref}{_where(alive)} "
                       f"GROUP BY {col} ORDER BY {avg_alias} DESC NULLS LAST")
@@ -638,9 +648,10 @@ def _join_pairs(child: _Profile, fk: ForeignKey, parent: _Profile, b: _PairBuild
     name_alias = _alias(pe, zh)
     if child.is_fact and child.time is not None:
         m = child.measures[0]
-        mw = _column_words(m, zh)
+        mw = child.measure_words(m)
+        plain = _column_words(m, zh)  # aliases stay short
         tm = _total_en(mw)
-        total = _alias(f"{mw}合计" if zh else tm, zh)
+        total = _alias(f"{plain}合计" if zh else _total_en(plain), zh)
         time_col = f"c.{quote_ident(child.time.name)}"
         in_year = _year_range(time_col, child.year)
         yr_zh = f"{child.year}年" if child.year else ""
@@ -688,6 +699,19 @@ def _link_pairs(link: _Profile, profiles: dict[str, _Profile], b: _PairBuilder) 
               f"ORDER BY {n_alias} DESC")
 
 
+def _profiles(tables: Sequence[TableInfo], zh: bool) -> dict[str, _Profile]:
+    profiles = {_key(t): _Profile(t, zh) for t in tables}
+    seen: dict[str, int] = {}
+    for p in profiles.values():
+        if p.is_fact:
+            for phrase in {_column_words(m, zh) for m in p.measures}:
+                seen[phrase] = seen.get(phrase, 0) + 1
+    ambiguous = {phrase for phrase, n in seen.items() if n > 1}
+    for p in profiles.values():
+        p.ambiguous = ambiguous
+    return profiles
+
+
 def _ref_key(fk: ForeignKey) -> str:
     return f"{fk.ref_schema}.{fk.ref_table}"
 
@@ -728,7 +752,7 @@ def _degree(table: TableInfo, tables: Sequence[TableInfo]) -> int:
 def extract_themes_offline(tables: Sequence[TableInfo], business_context: str, count: int) -> list[Theme]:
     """One theme per fact table (with the tables it references), then one per group of related other tables."""
     zh = schema_is_chinese(tables, business_context)
-    profiles = {_key(t): _Profile(t, zh) for t in tables}
+    profiles = _profiles(tables, zh)
     facts = sorted((p for p in profiles.values() if p.is_fact),
                    key=lambda p: (-p.table.row_estimate, tables.index(p.table)))
     themes: list[Theme] = []
@@ -736,7 +760,7 @@ def extract_themes_offline(tables: Sequence[TableInfo], business_context: str, c
         refs = [p.table] + [profiles[_ref_key(fk)].table for fk in p.table.foreign_keys if _ref_key(fk) in profiles
                             and _ref_key(fk) != _key(p.table)]
         related = list(dict.fromkeys(t.ref.display for t in refs))
-        measures = [_column_words(m, zh) for m in p.measures[:5]]
+        measures = [_column_words(m, zh) for m in p.measures[:5]]  # theme metrics: the plain names
         dims = [profiles[_key(t)].entity for t in refs[1:]] + [_column_words(c, zh) for c in p.categories[:3]] + [
             p.label_words(c) for c in p.labels[:2]]
         topic_entity = _topic_entity(p.table, zh)
@@ -782,7 +806,7 @@ def generate_pairs_offline(theme: Theme, tables: Sequence[TableInfo], business_c
                            count: int) -> list[QAPair]:
     """Pairs for the theme's tables: the main table's questions first, mixed with joins and the other tables."""
     zh = schema_is_chinese(tables, business_context)
-    profiles = {_key(t): _Profile(t, zh) for t in tables}
+    profiles = _profiles(tables, zh)
     by_display = {t.ref.display: _key(t) for t in tables}
     by_display.update({t.name: _key(t) for t in tables if t.name not in by_display})
     members = [profiles[by_display[name]] for name in theme.related_tables if name in by_display]
