@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from dolphin_publisher import graph
@@ -25,7 +26,12 @@ _X0, _DX, _Y0, _DY = 80, 240, 80, 100  # canvas layout: one column per DAG level
 
 @dataclass(frozen=True)
 class DefinitionPayload:
-    """Everything a create/update sends, as Python values; ``form()`` makes the wire format."""
+    """Everything a create/update sends, as Python values; ``form()`` makes the wire format.
+
+    Task definitions and relations are held with version 0; the server's versions (``task_versions``,
+    known only for existing tasks) are applied on the wire. The content hash covers the version-less
+    JSON, so it is the same before and after a publish, and is computed from the very strings sent.
+    """
 
     name: str
     description: str
@@ -34,34 +40,40 @@ class DefinitionPayload:
     task_definitions: list[dict[str, Any]]
     task_relations: list[dict[str, Any]]
     task_codes: dict[str, int] = field(default_factory=dict)
+    task_versions: dict[int, int] = field(default_factory=dict)
     timeout: int = 0
     execution_type: str = "PARALLEL"
 
-    def form(self, *, release_state: str | None = None) -> dict[str, str]:
-        data = {
-            "name": self.name,
-            "description": self.description,
+    @cached_property
+    def _json(self) -> dict[str, str]:
+        return {
             "globalParams": _json(self.global_params),
             "locations": _json(self.locations),
-            "timeout": str(self.timeout),
             "taskRelationJson": _json(self.task_relations),
             "taskDefinitionJson": _json(self.task_definitions),
-            "executionType": self.execution_type,
         }
+
+    def form(self, *, release_state: str | None = None) -> dict[str, str]:
+        data = {"name": self.name, "description": self.description, **self._json, "timeout": str(self.timeout),
+                "executionType": self.execution_type}
+        if self.task_versions:
+            versions = self.task_versions
+            data["taskDefinitionJson"] = _json([{**t, "version": versions.get(t["code"], 0)}
+                                                for t in self.task_definitions])
+            data["taskRelationJson"] = _json([
+                {**r, "preTaskVersion": versions.get(r["preTaskCode"], 0) if r["preTaskCode"] else 0,
+                 "postTaskVersion": versions.get(r["postTaskCode"], 0)} for r in self.task_relations])
         if release_state is not None:
             data["releaseState"] = release_state
         return data
 
     def content_hash(self) -> str:
-        tasks = [{k: v for k, v in t.items() if k != "version"} for t in self.task_definitions]
-        relations = [{k: v for k, v in r.items() if k not in ("preTaskVersion", "postTaskVersion")}
-                     for r in self.task_relations]
-        content = {
-            "name": self.name, "description": self.description, "globalParams": self.global_params,
-            "locations": self.locations, "tasks": tasks, "relations": relations, "timeout": self.timeout,
-            "executionType": self.execution_type,
-        }
-        return hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        digest = hashlib.sha256()
+        for part in (self.name, self.description, str(self.timeout), self.execution_type,
+                     *(self._json[k] for k in sorted(self._json))):
+            digest.update(part.encode())
+            digest.update(b"\x00")
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -113,14 +125,11 @@ def convert(snapshot: WorkflowSnapshot, task_codes: Mapping[str, int], *,
     if missing:
         raise ValueError(f"no task code for tasks {missing[:10]}")
     code_of = {t: int(task_codes[t]) for t in ids}
-    definitions = [task_definition(t, code_of[t.task_id], versions.get(code_of[t.task_id], 0))
-                   for t in snapshot.tasks]
+    definitions = [task_definition(t, code_of[t.task_id]) for t in snapshot.tasks]
 
     def relation(pre: str | None, post: str) -> dict[str, Any]:
-        pre_code = code_of[pre] if pre else 0
-        return {"name": "", "preTaskCode": pre_code, "preTaskVersion": versions.get(pre_code, 0) if pre else 0,
-                "postTaskCode": code_of[post], "postTaskVersion": versions.get(code_of[post], 0),
-                "conditionType": "NONE", "conditionParams": {}}
+        return {"name": "", "preTaskCode": code_of[pre] if pre else 0, "preTaskVersion": 0,
+                "postTaskCode": code_of[post], "postTaskVersion": 0, "conditionType": "NONE", "conditionParams": {}}
 
     has_upstream = {b for _, b in snapshot.dependencies}
     relations = [relation(None, t) for t in ids if t not in has_upstream]
@@ -140,6 +149,7 @@ def convert(snapshot: WorkflowSnapshot, task_codes: Mapping[str, int], *,
     return DefinitionPayload(
         name=snapshot.name, description=snapshot.description, global_params=params, locations=locations,
         task_definitions=definitions, task_relations=relations, task_codes=code_of,
+        task_versions={code: versions[code] for code in code_of.values() if versions.get(code)},
     )
 
 
