@@ -197,14 +197,16 @@ def backup_before_run(task_id: str, *, store: TaskStore | None = None) -> dict[s
 
 
 def load_context(task_id: str, *, store: TaskStore | None = None, step: str | None = None, try_number: int = 1,
-                 dag_run_id: str | None = None, execution_id: str | None = None) -> StepContext:
+                 dag_run_id: str | None = None, execution_id: str | None = None,
+                 log_to_file: bool = True) -> StepContext:
     """A step context for a tracked task: parameters from the store, password from its secrets."""
     store = store or default_store()
     task = store.require_task(task_id)
     params = TaskParameters.model_validate(task.parameters)
     directory = task_path(task_id, must_exist=True)
+    logger = TaskLogger(task_dir=directory if log_to_file else None, task_id=task_id, store=store, step=step)
     return StepContext(
-        task_dir=directory, params=params, log=TaskLogger(task_dir=directory, task_id=task_id, store=store, step=step),
+        task_dir=directory, params=params, log=logger,
         task_id=task_id, store=store, execution_id=execution_id or dag_run_id or f"{task_id}:{int(time.time())}",
         try_number=try_number, dag_run_id=dag_run_id or task.dag_run_id,
         db_password=store.get_secret(task_id, "db_password"),
@@ -419,13 +421,12 @@ def prepare_for_run(conf: dict[str, Any], *, dag_id: str, dag_run_id: str, sched
     prepared = prepare_task(task_id, execution_mode=mode, step_name=step_name, dag_run_id=dag_run_id,
                             dag_id=dag_id, store=store)
     if "ddl_generation" in prepared.steps:
-        # Unknown tables and bad table lists are reported before any work (or backup) starts.
+        # Unknown tables and bad table lists are reported before any work (or backup) starts; the plan is
+        # not written to the task log here, as the backup that follows would move that log aside.
         try:
-            plan_step_batches(task_id, "ddl_generation", store=store)
-        except PipelineError as exc:
-            store.update_step(task_id, "ddl_generation", status="failed", error_message=mask(exc.message))
-            store.update_task(task_id, status="failed", error_message=mask(exc.message), error_step="ddl_generation",
-                              completed_at=datetime.now(UTC))
+            plan_step_batches(task_id, "ddl_generation", store=store, log_to_file=False)
+        except PipelineError:
+            store.update_task(task_id, status="failed", completed_at=datetime.now(UTC))
             raise
     return prepared.model_dump()
 
@@ -445,14 +446,23 @@ def run_step_for_run(task_id: str, step: str, *, try_number: int = 1, dag_run_id
     return execute_step(ctx, step).model_dump(mode="json", exclude={"errors"})
 
 
-def plan_step_batches(task_id: str, step: str, *, store: TaskStore | None = None) -> list[int]:
-    """Batch indexes of a batched step (empty when the step is not selected)."""
+def plan_step_batches(task_id: str, step: str, *, store: TaskStore | None = None,
+                      log_to_file: bool = True) -> list[int]:
+    """Batch indexes of a batched step (empty when the step is not selected); a bad plan fails the step."""
     store = store or default_store()
     if not is_selected(task_id, step, store=store):
         return []
-    ctx = load_context(task_id, store=store, step=step).for_step(step)
+    ctx = load_context(task_id, store=store, step=step, log_to_file=log_to_file).for_step(step)
     module = importlib.import_module(STEP_FUNCTIONS[step].split(":")[0])
-    return list(range(len(module.plan_batches(ctx))))
+    try:
+        return list(range(len(module.plan_batches(ctx))))
+    except Exception as exc:
+        message = mask(exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}")
+        store.update_step(task_id, step, status="failed", error_message=message)
+        store.update_task(task_id, error_message=message, error_step=step)
+        ctx.log.error(f"{step} cannot start: {message}")
+        ctx.log.flush()
+        raise
 
 
 def run_step_batch(task_id: str, step: str, batch: int, *, try_number: int = 1, dag_run_id: str | None = None,

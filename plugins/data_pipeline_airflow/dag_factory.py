@@ -177,8 +177,10 @@ def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: di
                 raise AirflowFailException("prepare failed before a task existed; see the prepare task log")
             result = finalize_task(task_id)
             if result["status"] != "completed":
-                failed = [k for k, v in result["steps"].items() if v["status"] == "failed"]
-                raise AirflowFailException(f"task {task_id} finished {result['status']}; failed: {', '.join(failed)}")
+                failed = ", ".join(k for k, v in result["steps"].items() if v["status"] == "failed") or "-"
+                not_run = ", ".join(result["not_run"]) or "-"
+                raise AirflowFailException(f"task {task_id} finished {result['status']}; failed: {failed}; "
+                                           f"not run: {not_run}")
             return {"task_id": task_id, "status": result["status"], "outputs": len(result.get("outputs", []))}
 
         from data_pipeline_airflow.operators import BackupTaskFilesOperator
