@@ -30,15 +30,20 @@ def _context(business_context: str) -> str:
 
 
 def fit_documents(documents: Sequence[str], budget: int) -> str:
-    """Join documents within ``budget`` characters, shortening each evenly rather than dropping any."""
+    """Join documents within ``budget`` characters: each shortened evenly, and past ~300 characters each, the
+    rest left out with a note (the table names are listed elsewhere in the prompt)."""
     docs = [d.strip() for d in documents if d and d.strip()]
     if not docs:
         return "(no documents)"
-    total = sum(len(d) for d in docs) + 2 * len(docs)
-    if total <= budget:
+    if sum(len(d) + 2 for d in docs) <= budget:
         return "\n\n".join(docs)
-    share = max(budget // len(docs), 400)
-    return "\n\n".join(d if len(d) <= share else d[:share] + "\n…(shortened)" for d in docs)
+    minimum = 300
+    shown = docs if len(docs) * minimum <= budget else docs[: max(1, budget // minimum)]
+    share = budget // len(shown)
+    parts = [d if len(d) <= share else d[:share] + "\n…(shortened)" for d in shown]
+    if len(shown) < len(docs):
+        parts.append(f"…({len(docs) - len(shown)} more document(s) left out to fit the context)")
+    return "\n\n".join(parts)
 
 
 def json_correction(error: str) -> str:

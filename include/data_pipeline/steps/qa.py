@@ -184,7 +184,7 @@ def run(ctx: StepContext) -> StepResult:
     generator = ctx.generator
     params = ctx.params
     db_name = _db_name(ctx)
-    documents = [texts[d.md] for d in docs] + [texts[d.ddl] for d in docs]
+    documents = [texts[d.md] for d in docs]  # the Markdown holds columns, comments, keys, samples and enums
     base_fp = fingerprint(STEP, RENDER_VERSION, generator.name, params.themes, params.questions_per_theme,
                           params.business_context, db_name, [(d.ref.qualified, sha256_file(d.ddl), sha256_file(d.md))
                                                              for d in docs])
