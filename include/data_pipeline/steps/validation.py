@@ -175,7 +175,7 @@ class _Saver:
         self.total = total
         self.done = done
         self._batch: list[tuple[str, dict[str, Any]]] = []
-        self._since = time.monotonic()
+        self._since = time.monotonic()  # saved at least every SAVE_SECONDS while verdicts arrive
 
     def add(self, key: str, data: dict[str, Any]) -> None:
         self._batch.append((key, data))
@@ -187,8 +187,8 @@ class _Saver:
         if self._batch:
             self.state.complete_many(self._batch)
             self._batch = []
+            self.ctx.progress(self.done, self.total, what="SQL statements")
         self._since = time.monotonic()
-        self.ctx.progress(self.done, self.total, what="SQL statements")
 
 
 def run(ctx: StepContext) -> StepResult:
