@@ -19,6 +19,7 @@ import pytest
 from data_pipeline.demo_db import DEMO_TABLES, build_demo_database
 from data_pipeline.errors import StepFailed
 from data_pipeline.parameters import TaskParameters
+from data_pipeline.resumable import StepState
 from data_pipeline.step_context import StepContext, StepResult
 from data_pipeline.task_log import TaskLogger
 from data_pipeline.workflow import execute_step
@@ -118,6 +119,7 @@ def test_valid_and_invalid_sql_get_verdicts_with_the_servers_messages(tmp_path: 
     assert "SELECT pay_total FROM bss_business_day_data;" in summary
     assert (task / PAIR_NAME).read_bytes() == original  # modify-original-file off
     assert json.loads((task / "sql_validation_result.json").read_text())["status"] == "completed"
+    assert "progress 10/10 SQL statements" in (task / "data_pipeline.log").read_text("utf-8")
 
 
 @pytest.mark.timeout(90)
@@ -196,6 +198,34 @@ def test_modify_file_writes_backup_rewritten_file_and_modifications_log(tmp_path
     assert json.loads((task / PAIR_NAME).read_text("utf-8")) == [pairs[0], pairs[2], pairs[4]]
     summaries = sorted(p.name for p in task.glob("sql_validation_*_summary.log"))
     assert summaries == [f"sql_validation_{again.details['stamp']}_summary.log"]  # replaced, not piled up
+
+
+def test_crash_after_the_rewrite_is_finished_by_the_retry_not_revalidated_as_new_input(
+        tmp_path: Path, demo_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    task = tmp_path / "task"
+    pairs = pairs_of([VALID[0], ("错列", "SELECT nosuch FROM bss_company;"), VALID[1]])
+    original = write_pairs(task, pairs).read_bytes()
+
+    def crash(self: StepState) -> None:  # the process dies after the rewrite, before the scope is closed
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(StepState, "finish", crash)
+    with pytest.raises(KeyboardInterrupt):
+        execute_step(make_ctx(task, demo_uri, modify_original_file=True), "sql_validation")
+    monkeypatch.undo()
+    rewritten = (task / PAIR_NAME).read_bytes()
+    assert json.loads(rewritten) == [pairs[0], pairs[2]]
+    first_log = next(task.glob("file_modifications_*.log")).read_text("utf-8")
+
+    time.sleep(1.1)  # the retry keeps the first attempt's <ts> even in another second
+    retry = execute_step(make_ctx(task, demo_uri, modify_original_file=True), "sql_validation")
+
+    assert retry.resumed and retry.already_completed == 3 and retry.details["validated_this_run"] == 0
+    assert (retry.details["total"], retry.details["removed"]) == (3, 1)  # the original file's view
+    assert (task / PAIR_NAME).read_bytes() == rewritten
+    assert (task / f"{PAIR_NAME}.backup").read_bytes() == original
+    logs = list(task.glob("file_modifications_*.log"))
+    assert len(logs) == 1 and logs[0].read_text("utf-8") == first_log and "REMOVED index 1" in first_log
 
 
 def test_llm_repair_through_a_fake_openai_server_is_revalidated_and_written(
@@ -281,13 +311,21 @@ def test_bad_input_is_a_clear_error_with_no_outputs(tmp_path: Path, content: byt
         assert (task / PAIR_NAME).read_bytes() == content
 
 
-def test_newest_pair_file_is_validated(tmp_path: Path, demo_uri: str) -> None:
+def test_newest_pair_file_is_validated_and_offline_repair_offers_nothing(
+        tmp_path: Path, demo_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATA_PIPELINE_LLM_BASE_URL", "AIRFLOW_CONN_LLM_DEFAULT"):
+        monkeypatch.delenv(name, raising=False)
     task = tmp_path / "task"
     write_pairs(task, pairs_of([("旧", "SELECT nosuch;")]), name="qs_highway_20250101_000000_pair.json")
-    write_pairs(task, pairs_of(VALID[:2]), name="qs_highway_20250721_083557_pair.json")
-    result = execute_step(make_ctx(task, demo_uri), "sql_validation")
+    write_pairs(task, pairs_of([*VALID[:2], ("错", "SELECT nosuch FROM bss_company;")]),
+                name="qs_highway_20250721_083557_pair.json")
+    result = execute_step(make_ctx(task, demo_uri, enable_llm_repair=True), "sql_validation")
     assert result.details["pair_file"] == "qs_highway_20250721_083557_pair.json"
-    assert (result.details["total"], result.details["valid"]) == (2, 2)
+    assert (result.details["total"], result.details["valid"], result.details["repaired"]) == (3, 2, 0)
+    assert result.details["generator"] == "offline"
+    assert report_of(task, result)["items"][2]["repair"] == {"status": "no_fix", "sql": None}
+    summary = (task / f"sql_validation_{result.details['stamp']}_summary.log").read_text("utf-8")
+    assert "offline generator (offers no repairs)" in summary and "repair: none offered" in summary
 
 
 # -- resumability and reliability ---------------------------------------------------------------

@@ -523,7 +523,7 @@ def _summary_text(pair_name: str, stamp: str, totals: dict[str, Any], rows: list
         f"not validated:    {totals['errors'] + totals['skipped']}"
         + (f" ({totals['skipped']} out of attempts)" if totals["skipped"] else ""),
         f"success rate:     {totals['success_rate']:.2%}",
-        f"LLM repair:       {generator.name if generator is not None else 'off'}",
+        f"LLM repair:       {_repairer(generator)}",
     ]
     if generator is not None:
         lines += [f"repaired:         {totals['repaired']}",
@@ -559,6 +559,12 @@ def _summary_text(pair_name: str, stamp: str, totals: dict[str, Any], rows: list
             if modify and r["status"] == "invalid":
                 lines.append(f"    action:   {r.get('action')}")
     return "\n".join(lines) + "\n"
+
+
+def _repairer(generator: Any) -> str:
+    if generator is None:
+        return "off"
+    return "offline generator (offers no repairs)" if generator.name == "offline" else generator.name
 
 
 def _modifications_text(pair_name: str, backup_name: str, stamp: str, changes: list[dict[str, Any]],
