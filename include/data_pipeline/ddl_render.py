@@ -12,17 +12,22 @@ bytes.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 
 from data_pipeline.schema_model import ColumnInfo, TableInfo
-from data_pipeline.table_list import quote_if_needed
+from data_pipeline.table_list import quote_if_needed as _quote_if_needed
 
 DEFERRED_MARKER = "-- Deferred: run after every table exists (foreign keys, partition attachment)"
 MD_SAMPLE_VALUES = 5
 MD_VALUE_CHARS = 40
 _NEXTVAL = re.compile(r"nextval\('((?:[^']|'')+)'::regclass\)")
 _WHITESPACE = re.compile(r"\s+")
+_ODD_BLANKS = re.compile(r"[^\S ]|  ")  # any blank other than a single space
+
+# Column names are quoted several times per table (columns, COMMENT ON, bullets): remember the answers.
+quote_if_needed = functools.lru_cache(maxsize=65536)(_quote_if_needed)
 
 
 def table_name_sql(info: TableInfo) -> str:
@@ -44,7 +49,9 @@ def sql_literal(text: str) -> str:
 
 def one_line(text: str | None) -> str:
     """Text safe for a ``--`` comment or a Markdown bullet: newlines and runs of blanks become one space."""
-    return _WHITESPACE.sub(" ", text or "").strip()
+    if not text:
+        return ""
+    return _WHITESPACE.sub(" ", text).strip() if _ODD_BLANKS.search(text) else text.strip()
 
 
 def _column_sql(column: ColumnInfo) -> str:

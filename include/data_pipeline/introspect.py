@@ -24,7 +24,7 @@ from psycopg import sql
 from data_pipeline.errors import NotFound
 from data_pipeline.schema_model import ColumnInfo, ForeignKey, TableInfo
 from data_pipeline.table_list import TableRef
-from data_pipeline.task_dir import state_dir
+from data_pipeline.task_dir import STATE_DIR
 
 if TYPE_CHECKING:
     from data_pipeline.step_context import StepContext
@@ -218,13 +218,15 @@ WHERE con.conrelid = ANY(%(oids)s::oid[]) AND con.contype IN ('p', 'u', 'c', 'f'
 ORDER BY con.conrelid, con.contype, con.conname
 """
 
-# One query for the planner statistics of every candidate (text) column of every table.
+# One query for the planner statistics of every candidate (text) column of every table. The filters are
+# plain ``= ANY(name[])`` so the planner walks the catalog indexes; joining pg_stats to an unnest() makes
+# it evaluate the whole view (and its privilege checks) for every column of the database instead.
 _STATS_SQL = """
 SELECT s.schemaname::text, s.tablename::text, s.attname::text, s.inherited, s.null_frac, s.n_distinct,
        s.most_common_vals::text::text[], s.most_common_freqs
 FROM pg_stats s
-JOIN unnest(%(schemas)s::text[], %(tables)s::text[], %(columns)s::text[]) AS r(sn, tn, cn)
-  ON s.schemaname = r.sn AND s.tablename = r.tn AND s.attname = r.cn
+WHERE s.tablename = ANY(%(tables)s::name[]) AND s.schemaname = ANY(%(schemas)s::name[])
+  AND s.attname = ANY(%(columns)s::name[])
 """
 
 
@@ -380,13 +382,16 @@ def _detect_enum_like(conn: psycopg.Connection, tables: dict[int, _Table], resul
     wanted = [(t, c) for t in tables.values() for c in _candidates(t)]
     if not wanted:
         return
-    rows = conn.execute(_STATS_SQL, {"schemas": [t.ref.schema for t, _ in wanted],
-                                     "tables": [t.ref.name for t, _ in wanted],
-                                     "columns": [c.name for _, c in wanted]}).fetchall()
+    rows = conn.execute(_STATS_SQL, {"schemas": sorted({t.ref.schema for t, _ in wanted}),
+                                     "tables": sorted({t.ref.name for t, _ in wanted}),
+                                     "columns": sorted({c.name for _, c in wanted})}).fetchall()
     partitioned = {t.ref for t in tables.values() if t.relkind == "p"}
+    asked = {(t.ref.schema, t.ref.name, c.name) for t, c in wanted}
     stats: dict[tuple[str, str, str], tuple[Any, ...]] = {}
     for schema, name, column, inherited, *values in rows:
         key = (schema, name, column)
+        if key not in asked:
+            continue  # the name arrays are a superset of the pairs asked for
         # Partitioned tables only have whole-tree (inherited) statistics; plain tables prefer their own.
         if key not in stats or inherited == (TableRef(schema, name) in partitioned):
             stats[key] = tuple(values)
@@ -427,20 +432,31 @@ def _enum_from_stats(rows: float, null_frac: float, n_distinct: float, mcv: list
     return sorted(set(mcv))
 
 
+class _Quoter:
+    """psycopg's identifier quoting, memoised: the per-table queries quote the same names over and over."""
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.cache: dict[tuple[str, ...], str] = {}
+
+    def __call__(self, *names: str) -> str:
+        quoted = self.cache.get(names)
+        if quoted is None:
+            quoted = self.cache[names] = sql.Identifier(*names).as_string(self.conn)
+        return quoted
+
+
 def _scan_distinct(conn: psycopg.Connection, work: list[tuple[_Table, list[ColumnInfo]]],
                    result: Introspection) -> None:
-    queries: list[sql.Composable] = []
+    q = _Quoter(conn)
+    queries = []
     for table, columns in work:
-        parts: list[sql.Composable] = [sql.SQL("count(*)")]
-        for column in columns:
-            ident = sql.Identifier(column.name)
-            parts.append(sql.SQL("count(DISTINCT {c}), count({c}), "
-                                 "(array_agg(DISTINCT {c}::text) FILTER (WHERE {c} IS NOT NULL))[1:{n}]")
-                         .format(c=ident, n=sql.Literal(ENUM_MAX_VALUES + 1)))
-        inner = sql.SQL(", ").join(sql.Identifier(c.name) for c in columns) if columns else sql.SQL("1")
-        queries.append(sql.SQL("SELECT {parts} FROM (SELECT {inner} FROM {table} LIMIT {limit}) s").format(
-            parts=sql.SQL(", ").join(parts), inner=inner, table=sql.Identifier(table.ref.schema, table.ref.name),
-            limit=sql.Literal(SCAN_ROWS)))
+        parts = ["count(*)"] + [
+            f"count(DISTINCT {q(c.name)}), count({q(c.name)}), (array_agg(DISTINCT {q(c.name)}::text) "
+            f"FILTER (WHERE {q(c.name)} IS NOT NULL))[1:{ENUM_MAX_VALUES + 1}]" for c in columns]
+        inner = ", ".join(q(c.name) for c in columns) or "1"
+        queries.append(f"SELECT {', '.join(parts)} FROM (SELECT {inner} FROM {q(table.ref.schema, table.ref.name)} "
+                       f"LIMIT {SCAN_ROWS}) s")
     outcomes = _run_pipelined(conn, queries)
     for (table, columns), outcome in zip(work, outcomes, strict=True):
         if isinstance(outcome, str):
@@ -458,43 +474,38 @@ def _scan_distinct(conn: psycopg.Connection, work: list[tuple[_Table, list[Colum
 
 # -- samples ---------------------------------------------------------------------------------------
 
-def _sample_query(table: _Table, limit: int) -> sql.Composable:
+def _sample_query(table: _Table, limit: int, q: _Quoter) -> str:
     """Up to ``limit`` rows, ordered by primary key (else physical position) so reruns are byte-identical.
 
     Large tables are sampled with TABLESAMPLE SYSTEM over about ``2 * limit`` pages, one row per page,
     so the rows come from all over the table instead of its first page.
     """
     assert table.info is not None
-    cols: sql.Composable = sql.SQL(", ").join(
-        sql.SQL("left({c}::text, {n})").format(c=sql.Identifier(c.name), n=sql.Literal(SAMPLE_VALUE_CHARS))
-        for c in table.info.columns) if table.info.columns else sql.SQL("NULL")
-    relation = sql.Identifier(table.ref.schema, table.ref.name)
+    cols = ", ".join(f"left({q(c.name)}::text, {SAMPLE_VALUE_CHARS})" for c in table.info.columns) or "NULL"
+    relation = q(table.ref.schema, table.ref.name)
     if table.info.primary_key:
-        order: sql.Composable = sql.SQL(" ORDER BY ") + sql.SQL(", ").join(
-            sql.Identifier(c) for c in table.info.primary_key)
+        order = " ORDER BY " + ", ".join(q(c) for c in table.info.primary_key)
     elif table.relkind in _SAMPLEABLE:
-        order = sql.SQL(" ORDER BY tableoid, ctid")
+        order = " ORDER BY tableoid, ctid"
     else:
-        order = sql.SQL("")
+        order = ""
     large = table.pages > LARGE_TABLE_PAGES or table.rows > LARGE_TABLE_ROWS
     if large and table.relkind in _SAMPLEABLE:
         pages = table.pages if table.pages > 0 else table.rows / 50
         percent = min(100.0, max(0.0001, 100.0 * SAMPLE_TARGET_PAGES / max(pages, 1.0)))
-        page = sql.SQL("(ctid::text::point)[0]")
-        inner = sql.SQL("SELECT DISTINCT ON (tableoid, {page}) *, tableoid AS dp_tableoid, ctid AS dp_ctid "
-                        "FROM {rel} TABLESAMPLE SYSTEM ({pct}) REPEATABLE (0) "
-                        "ORDER BY tableoid, {page}, ctid LIMIT {n}").format(
-            page=page, rel=relation, pct=sql.Literal(round(percent, 6)), n=sql.Literal(limit))
+        page = "(ctid::text::point)[0]"
+        inner = (f"SELECT DISTINCT ON (tableoid, {page}) *, tableoid AS dp_tableoid, ctid AS dp_ctid FROM {relation} "
+                 f"TABLESAMPLE SYSTEM ({percent:.6f}) REPEATABLE (0) ORDER BY tableoid, {page}, ctid LIMIT {limit}")
         if not table.info.primary_key:
-            order = sql.SQL(" ORDER BY dp_tableoid, dp_ctid")
-        return sql.SQL("SELECT {cols} FROM ({inner}) s{order}").format(cols=cols, inner=inner, order=order)
-    return sql.SQL("SELECT {cols} FROM {rel}{order} LIMIT {n}").format(cols=cols, rel=relation, order=order,
-                                                                      n=sql.Literal(limit))
+            order = " ORDER BY dp_tableoid, dp_ctid"
+        return f"SELECT {cols} FROM ({inner}) s{order}"
+    return f"SELECT {cols} FROM {relation}{order} LIMIT {limit}"
 
 
 def _sample(conn: psycopg.Connection, tables: dict[int, _Table], limit: int, result: Introspection) -> None:
     work = list(tables.values())
-    outcomes = _run_pipelined(conn, [_sample_query(t, limit) for t in work])
+    q = _Quoter(conn)
+    outcomes = _run_pipelined(conn, [_sample_query(t, limit, q) for t in work])
     for table, outcome in zip(work, outcomes, strict=True):
         info = table.info
         assert info is not None
@@ -514,7 +525,7 @@ def _sample(conn: psycopg.Connection, tables: dict[int, _Table], limit: int, res
             column.sample_values = seen
 
 
-def _run_pipelined(conn: psycopg.Connection, queries: Sequence[sql.Composable]) -> list[list[tuple[Any, ...]] | str]:
+def _run_pipelined(conn: psycopg.Connection, queries: Sequence[str]) -> list[list[tuple[Any, ...]] | str]:
     """Run per-table queries in one pipeline; if one fails, redo them one by one to pin the error on it."""
     if not queries:
         return []
@@ -551,7 +562,7 @@ def _short_error(exc: BaseException) -> str:
 # -- sidecars: the structure later steps read ----------------------------------------------------------
 
 def sidecar_path(task_dir: Path, ref: TableRef) -> Path:
-    return state_dir(task_dir) / SCHEMA_STATE / f"{ref.file_stem}.json"
+    return task_dir / STATE_DIR / SCHEMA_STATE / f"{ref.file_stem}.json"
 
 
 def read_sidecar(task_dir: Path, ref: TableRef) -> TableInfo | None:

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import shutil
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from pydantic import BaseModel, Field
 
 from data_pipeline.ddl_render import render_ddl, render_detail_md
@@ -48,7 +51,7 @@ class Plan(BaseModel):
     finished: bool = False
     created_at: datetime
 
-    @property
+    @cached_property
     def refs(self) -> list[TableRef]:
         return [TableRef(s, n) for s, n in self.tables]
 
@@ -97,7 +100,7 @@ def _batch_fingerprint(ctx: StepContext, plan: Plan, refs: list[TableRef]) -> st
 
 # -- plan ------------------------------------------------------------------------------------------
 
-def plan_batches(ctx: StepContext) -> list[list[TableRef]]:
+def plan_batches(ctx: StepContext, *, connection: psycopg.Connection | None = None) -> list[list[TableRef]]:
     """Read and check the table list, check every table exists, split into batches.
 
     Reuses the current plan when it is unfinished and its inputs are unchanged (a retry), so batches
@@ -107,8 +110,13 @@ def plan_batches(ctx: StepContext) -> list[list[TableRef]]:
     for warning in parsed.warnings:
         ctx.log.warning(warning)
     db = ctx.business_db
-    with db.connect(application_name="data_pipeline:ddl_plan") as conn:
-        resolved = resolve_tables(conn, parsed.tables, database=db.display)
+    if connection is not None:
+        resolved = resolve_tables(connection, parsed.tables, database=db.display)
+        if not connection.autocommit:
+            connection.rollback()
+    else:
+        with db.connect(application_name="data_pipeline:ddl_plan") as conn:
+            resolved = resolve_tables(conn, parsed.tables, database=db.display)
     for warning in resolved.warnings:
         ctx.log.warning(warning)
     _check_file_names(resolved.tables)
@@ -155,8 +163,13 @@ def _current_plan(ctx: StepContext) -> Plan:
 
 # -- batches ---------------------------------------------------------------------------------------
 
-def run_batch(ctx: StepContext, index: int, *, done_before: int | None = None) -> StepResult:
-    """Generate the files of one batch's tables; resumes an interrupted batch where it stopped."""
+def run_batch(ctx: StepContext, index: int, *, done_before: int | None = None,
+              connection: psycopg.Connection | None = None) -> StepResult:
+    """Generate the files of one batch's tables; resumes an interrupted batch where it stopped.
+
+    ``done_before`` (tables completed in other batches, for progress) and ``connection`` (autocommit
+    off) let ``run`` share what it already has; alone, the batch counts and connects by itself.
+    """
     plan = _current_plan(ctx)
     if not 0 <= index < plan.batch_count:
         raise InvalidInput(f"ddl_generation has {plan.batch_count} batch(es); there is no batch {index}")
@@ -179,15 +192,19 @@ def run_batch(ctx: StepContext, index: int, *, done_before: int | None = None) -
     ctx.progress(done_before + done, total, what="tables")
     failures: list[dict[str, Any]] = []
     processed = 0
+    generated_count = 0
     if todo:
-        with ctx.business_db.connect(autocommit=False, application_name="data_pipeline:ddl") as conn:
-            intro = introspect_tables(conn, todo)
+        if connection is not None:
+            intro = introspect_tables(connection, todo)
+        else:
+            with ctx.business_db.connect(autocommit=False, application_name="data_pipeline:ddl") as conn:
+                intro = introspect_tables(conn, todo)
         for warning in intro.warnings:
             ctx.log.warning(warning)
-        for ref in todo:
+
+        def process(ref: TableRef) -> tuple[dict[str, Any] | None, bool]:
             key = ref.qualified
             state.start(key)
-            processed += 1
             try:
                 info = intro.tables.get(ref)
                 if info is None:
@@ -196,24 +213,40 @@ def run_batch(ctx: StepContext, index: int, *, done_before: int | None = None) -
             except Exception as exc:
                 message = exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
                 record = state.fail(key, message)
-                failures.append({"table": key, "error": message, "attempts": record.attempts})
                 ctx.log.error(f"{key}: failed (attempt {record.attempts} of {ctx.params.max_retries}): {message}",
                               extra={"traceback": traceback.format_exc(limit=5)})
-                if not ctx.params.continue_on_error:
-                    break
-                continue
+                return {"table": key, "error": message, "attempts": record.attempts}, False
             state.complete(key, outputs=outputs, data={"file_stem": ref.file_stem, "comments_generated": generated})
-            done += 1
-            ctx.log.info(f"{key}: {len(info.columns)} columns" + (", comments generated" if generated else "")
-                         + f" -> {outputs[0].name}, {outputs[1].name}")
-            ctx.progress(done_before + done, total, what="tables")
+            return None, generated
+
+        # Tables are independent: with an LLM, its concurrency limit worth of tables are in flight at once
+        # (round trips overlap). Offline, one at a time is fastest: the work is CPU and file creation.
+        # Stopping at the first failure is only exact one table at a time, so that mode is sequential too.
+        workers = max(1, int(getattr(ctx.generator, "concurrency", 1))) if ctx.params.continue_on_error else 1
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ddl_item") as pool:
+            for first in range(0, len(todo), workers * 4):
+                chunk = todo[first:first + workers * 4]
+                for failure, generated in (pool.map(process, chunk) if workers > 1 else map(process, chunk)):
+                    processed += 1
+                    if failure is not None:
+                        failures.append(failure)
+                        continue
+                    done += 1
+                    generated_count += generated
+                    ctx.progress(done_before + done, total, what="tables")
+                if failures and not ctx.params.continue_on_error:
+                    break
+        ctx.log.info(f"batch {index + 1}/{plan.batch_count}: {processed} table(s) processed, "
+                     f"{generated_count} with generated comments, {len(failures)} failed")
     exhausted = state.exhausted(keys)
+    records = state.records()
     failed_now = [f for f in failures if f["table"] not in exhausted]
     result = StepResult(
         step=STEP, status="failed" if failed_now else "completed", items_total=len(keys),
         items_completed=state.completed_count(keys), items_failed=len(failed_now), items_skipped=len(exhausted),
         resumed=summary.resumed, already_completed=summary.already_completed,
-        outputs=[name for r in refs if state.is_completed(r.qualified) for name in (ddl_file(r), detail_file(r))],
+        outputs=[name for r in refs if r.qualified in records and records[r.qualified].status == "completed"
+                 for name in (ddl_file(r), detail_file(r))],
         errors=failures + [{"table": k, "error": state.record(k).error, "skipped": True} for k in exhausted],
         details={"batch": index, "batches": plan.batch_count, "processed": processed},
         error_message=(f"{len(failed_now)} table(s) failed in batch {index}: "
@@ -277,7 +310,7 @@ class _Tally:
     already_completed: int = 0
 
 
-def _tally(ctx: StepContext, plan: Plan) -> tuple[_Tally, list[StepState]]:
+def _tally(ctx: StepContext, plan: Plan, *, verify: bool = True) -> tuple[_Tally, list[StepState]]:
     tally = _Tally()
     states = []
     for index, refs in enumerate(plan.batches()):
@@ -295,7 +328,7 @@ def _tally(ctx: StepContext, plan: Plan) -> tuple[_Tally, list[StepState]]:
         for ref in refs:
             key = ref.qualified
             record = state.record(key)
-            if state.is_completed(key):
+            if state.is_completed(key) if verify else record.status == "completed":
                 tally.completed.append(ref)
             elif key in exhausted:
                 tally.skipped.append({"table": key, "error": record.error, "attempts": record.attempts})
@@ -324,12 +357,16 @@ def batches_complete(ctx: StepContext) -> bool:
     return not tally.unfinished
 
 
-def merge(ctx: StepContext) -> StepResult:
-    """Check every batch is complete, write ``filename_mapping.txt``, mark the step's state finished."""
+def merge(ctx: StepContext, *, verify: bool = True) -> StepResult:
+    """Check every batch is complete, write ``filename_mapping.txt``, mark the step's state finished.
+
+    ``verify`` re-checks each table's recorded output hashes; ``run`` skips that for the batches it
+    has just run and checked itself.
+    """
     plan = _read_plan(ctx)
     if plan is None:
         raise InvalidInput("ddl_generation has no plan in this task directory; plan the batches first")
-    tally, states = _tally(ctx, plan)
+    tally, states = _tally(ctx, plan, verify=verify)
     total = len(plan.tables)
     base = StepResult(step=STEP, items_total=total, items_completed=len(tally.completed),
                       items_skipped=len(tally.skipped), resumed=tally.resumed,
@@ -394,16 +431,17 @@ def _remove_stale_outputs(ctx: StepContext, plan: Plan) -> list[str]:
 
 def run(ctx: StepContext) -> StepResult:
     """Plan, every batch, merge — the CLI and single-process path."""
-    batches = plan_batches(ctx)
-    done = 0
     batch_results = []
-    for index in range(len(batches)):
-        result = run_batch(ctx, index, done_before=done)
-        batch_results.append(result)
-        done += result.items_completed
-        if result.status == "failed" and not ctx.params.continue_on_error:
-            break
-    final = merge(ctx)
+    with ctx.business_db.connect(autocommit=False, application_name="data_pipeline:ddl") as conn:
+        batches = plan_batches(ctx, connection=conn)
+        done = 0
+        for index in range(len(batches)):
+            result = run_batch(ctx, index, done_before=done, connection=conn)
+            batch_results.append(result)
+            done += result.items_completed
+            if result.status == "failed" and not ctx.params.continue_on_error:
+                break
+    final = merge(ctx, verify=False)
     final.details["batch_results"] = [
         {k: r.details.get(k) for k in ("batch", "processed")} | {"completed": r.items_completed,
                                                                  "failed": r.items_failed}
