@@ -12,6 +12,10 @@ import json
 import os
 import secrets
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -253,6 +257,55 @@ def test_rerun_after_an_interruption_embeds_only_the_remaining_documents(vector_
     fresh = CountingEmbedder()  # the load finished: the next run is a new load of everything
     assert not training_load.run(make_ctx(task_dir, embedder=fresh, batch_size=4)).resumed
     assert len(fresh.texts) == total
+
+
+KILLABLE_LOAD = """
+import sys, time
+from pathlib import Path
+from data_pipeline.embedding import OfflineEmbedder
+from data_pipeline.parameters import TaskParameters
+from data_pipeline.step_context import StepContext
+from data_pipeline.steps import training_load
+from data_pipeline.task_log import TaskLogger
+
+class SlowEmbedder(OfflineEmbedder):
+    preferred_chunk = 1  # chunks of batch_size (2) documents
+
+    def embed(self, texts):
+        time.sleep(0.3)
+        return super().embed(texts)
+
+task_dir = Path(sys.argv[1])
+training_load.run(StepContext(task_dir=task_dir, params=TaskParameters(batch_size=2), embedder_override=SlowEmbedder(),
+                              log=TaskLogger(task_dir=task_dir, task_id=None, store=None)))
+"""
+
+
+def test_rerun_after_kill_9_embeds_only_what_is_not_in_the_store(vector_db: str, tmp_path: Path) -> None:
+    task_dir = write_task(tmp_path / "task_20250101_000015", ["t_a", "t_b", "t_c"], questions=3)
+    total = len(collect_documents(task_dir).documents)
+    env = {**os.environ, "DATA_PIPELINE_VECTOR_DB_URI": vector_db}
+    proc = subprocess.Popen([sys.executable, "-c", KILLABLE_LOAD, str(task_dir)], env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            with psycopg.connect(vector_db) as conn:
+                if conn.execute("SELECT to_regclass('langchain_pg_embedding')").fetchone()[0] and \
+                        conn.execute("SELECT count(*) FROM langchain_pg_embedding").fetchone()[0] >= 4:
+                    break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the load finished before it could be killed"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    present = len(store_rows(vector_db))
+    assert 4 <= present < total
+
+    again = CountingEmbedder()
+    result = training_load.run(make_ctx(task_dir, embedder=again, batch_size=2))
+    assert result.resumed and result.already_completed == present
+    assert len(again.texts) == total - present
+    assert len(store_rows(vector_db)) == result.items_completed == total
 
 
 def test_documents_that_the_endpoint_rejects_fail_alone(vector_db: str, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -28,13 +28,13 @@ from data_pipeline.task_dir import atomic_write_text
 from data_pipeline.vector_store import (
     COLLECTION_COLUMNS,
     COLLECTION_TABLE,
-    COLLECTIONS,
     EMBEDDING_COLUMNS,
     EMBEDDING_TABLE,
     VectorStoreError,
     connect,
     describe_dsn,
     ensure_schema,
+    truncate,
     vector_dsn,
 )
 
@@ -130,7 +130,7 @@ def backup_vector_tables(task_dir: Path, dsn: str | None = None, *,
                     rows, size, digest = _copy_out(conn, table, folder / file)
                     files[table] = {"file": f"{BACKUP_DIR}/{file}", "rows": rows, "bytes": size, "sha256": digest}
                 if truncate_collections:
-                    deleted = _delete_collections(conn, truncate_collections)
+                    deleted = truncate(conn, truncate_collections)
     except BaseException:
         for info in files.values():
             (task_dir / info["file"]).unlink(missing_ok=True)
@@ -160,19 +160,12 @@ def backup_vector_tables(task_dir: Path, dsn: str | None = None, *,
     }
 
 
-def _delete_collections(conn: psycopg.Connection, collections: Iterable[str]) -> int:
-    names = [COLLECTIONS[c].name for c in collections]
-    cur = conn.execute(sql.SQL("DELETE FROM {e} WHERE collection_id IN (SELECT uuid FROM {c} WHERE name = ANY(%s))")
-                       .format(e=sql.Identifier(EMBEDDING_TABLE), c=sql.Identifier(COLLECTION_TABLE)), (names,))
-    return cur.rowcount
-
-
 def truncate_collections(collections: Sequence[str], dsn: str | None = None) -> int:
     """Delete every row of ``collections`` (the collections themselves stay); returns rows deleted."""
     with connect(dsn or vector_dsn()) as conn:
         ensure_schema(conn)
         with conn.transaction():
-            return _delete_collections(conn, collections)
+            return truncate(conn, collections)
 
 
 def validate_backup_name(backup_name: str) -> str:

@@ -240,7 +240,7 @@ def upsert(conn: psycopg.Connection, rows: Sequence[VectorRow],
             ).format(s=stage, e=_ident(EMBEDDING_TABLE))).fetchall()
             cur.execute(sql.SQL(
                 "INSERT INTO {e} (id, collection_id, embedding, document, cmetadata) "
-                "SELECT id, collection_id, embedding, document, cmetadata FROM {s} "
+                "SELECT id, collection_id, embedding, document, cmetadata FROM {s} ORDER BY id "  # fixed lock order
                 "ON CONFLICT (id) DO UPDATE SET collection_id = EXCLUDED.collection_id, "
                 "embedding = EXCLUDED.embedding, document = EXCLUDED.document, cmetadata = EXCLUDED.cmetadata"
             ).format(e=_ident(EMBEDDING_TABLE), s=stage))
@@ -264,6 +264,14 @@ def delete_stale(conn: psycopg.Connection, task_id: str, load_id: str, keep_ids:
     ).format(e=_ident(EMBEDDING_TABLE), c=_ident(COLLECTION_TABLE)),
         (json.dumps({"task_id": task_id}), json.dumps({"load_id": load_id}), list(keep_ids),
          [COLLECTIONS[c].name for c in LOADED_COLLECTIONS]))
+    return cur.rowcount
+
+
+def truncate(conn: psycopg.Connection, collections: Iterable[str]) -> int:
+    """Delete every row of ``collections`` (keys of ``COLLECTIONS``); the collections stay. Rows deleted."""
+    names = [COLLECTIONS[c].name for c in collections]
+    cur = conn.execute(sql.SQL("DELETE FROM {e} WHERE collection_id IN (SELECT uuid FROM {c} WHERE name = ANY(%s))")
+                       .format(e=_ident(EMBEDDING_TABLE), c=_ident(COLLECTION_TABLE)), (names,))
     return cur.rowcount
 
 
