@@ -260,8 +260,8 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
 
     @router.get("/workflows/{workflow_id}/publish-records", dependencies=reader,
                 response_model=Envelope[list[PublishRecord]])
-    def publish_records(workflow_id: int) -> Any:
-        return _answer(make_runtime().workflows.get(workflow_id).recent_publish_records)
+    def publish_records(workflow_id: int, limit: int = Query(default=50, ge=1, le=500)) -> Any:
+        return _answer(make_runtime().workflows.publish_records(workflow_id, limit=limit))
 
     # ---- instances -------------------------------------------------------------------------------
 
@@ -275,11 +275,12 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
 
     @router.get("/workflows/{workflow_id}/executions", dependencies=reader, response_model=Envelope[list[Any]])
     def executions(workflow_id: int, refresh: bool = False) -> Any:
+        """The cached latest executions; ``refresh=true`` syncs them from DolphinScheduler first."""
         runtime = make_runtime()
-        with runtime.history() as history:
-            if refresh:
+        if refresh:
+            with runtime.history() as history:
                 history.sync_workflow(workflow_id)
-            return _answer(history.executions(workflow_id))
+        return _answer(runtime.workflows.executions(workflow_id))
 
     @router.get("/workflows/{workflow_id}/executions/{instance_id}/tasks", dependencies=reader,
                 response_model=Envelope[dict[str, Any]])

@@ -88,10 +88,10 @@ def _cmd_sync(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
 
 def _cmd_executions(rt: Runtime, args: argparse.Namespace) -> dict[str, Any]:
     workflow_id = rt.workflows.resolve(args.workflow)
-    with rt.history() as history:
-        if not args.cached:
+    if not args.cached:
+        with rt.history() as history:
             history.sync_workflow(workflow_id)
-        items = history.executions(workflow_id)
+    items = rt.workflows.executions(workflow_id)
     return {"workflow_id": workflow_id, "executions": [i.model_dump(mode="json") for i in items]}
 
 

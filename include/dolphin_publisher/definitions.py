@@ -213,6 +213,21 @@ class WorkflowService:
                                                 downstream_of=downstream_task_id, limit=limit, offset=offset)
             return [TaskInfo.model_validate(r) for r in rows], total
 
+    def publish_records(self, workflow_id: int, *, limit: int = 50) -> list[PublishRecord]:
+        with self.db.connect() as conn:
+            repo = Repo(conn)
+            if repo.get_workflow(workflow_id) is None:
+                raise NotFoundError(f"workflow {workflow_id} not found")
+            return [record_from_row(r) for r in repo.list_publish_records(workflow_id, limit)]
+
+    def executions(self, workflow_id: int, *, limit: int = 10) -> list[InstanceRecord]:
+        """The cached latest executions (no DolphinScheduler call)."""
+        with self.db.connect() as conn:
+            repo = Repo(conn)
+            if repo.get_workflow(workflow_id) is None:
+                raise NotFoundError(f"workflow {workflow_id} not found")
+            return [instance_from_row(r) for r in repo.list_instances(workflow_id, limit)]
+
     # ---- writes ----------------------------------------------------------------------------------
 
     def upsert_tasks(self, tasks: Sequence[TaskSpec]) -> list[str]:

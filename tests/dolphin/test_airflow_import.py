@@ -31,10 +31,10 @@ STEPS = ["prepare", "backup_existing_files", "ddl_generation", "qa_generation", 
 PROBE = Path(__file__).parent / "airflow_probe.py"
 
 
-def probe(*args: str) -> dict[str, Any]:
+def probe(env: dict[str, str], *args: str) -> dict[str, Any]:
     """Load DAGs with the real Airflow in a subprocess (see airflow_probe.py for why)."""
     done = subprocess.run([sys.executable, str(PROBE), *args], capture_output=True, text=True, timeout=180,
-                          check=False)
+                          env=env, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
 
@@ -121,12 +121,13 @@ _ODD_DAGS = {
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def loaded(tmp_path_factory: pytest.TempPathFactory, airflow_subprocess_env: dict[str, str]) -> dict[str, Any]:
     """Both DAG folders loaded by one Airflow subprocess: the pipeline DAG, and DAGs with odd features."""
     odd = tmp_path_factory.mktemp("odd_dags")
     for name, source in _ODD_DAGS.items():
         (odd / name).write_text(textwrap.dedent(source))
-    result = probe("specs", f"{DAGS_FOLDER}::{DAG_ID}", f"{odd}::cron_dag,no_command,templated,delta,nope")
+    result = probe(airflow_subprocess_env, "specs", f"{DAGS_FOLDER}::{DAG_ID}",
+                   f"{odd}::cron_dag,no_command,templated,delta,nope")
     return {"pipeline": result[str(DAGS_FOLDER)][DAG_ID], **result[str(odd)]}
 
 

@@ -137,9 +137,17 @@ def test_publish_start_executions_and_logs(api: Api, fake_ds: FakeDolphinSchedul
     status, other = api.call("GET", f"/workflows/{wid}/executions/424242/tasks", headers=READER)
     assert status == 502 and other["data"]["dolphin_code"] == 50001
 
+    second = api.call("POST", "/workflows", json={"name": "second", "tasks": [{"task_id": "s", "command": "x"}]}
+                      )[1]["data"]["workflow_id"]
+    assert api.call("POST", f"/workflows/{second}/publish", json={"operation": "online"})[0] == 200
+    status, batch = api.call("POST", "/workflows/batch-start", json={"workflow_ids": [wid, second]})
+    assert status == 200 and len(batch["data"]["result"]) == 2 and len(fake_ds.instances) == 3
+
     _, records = api.call("GET", f"/workflows/{wid}/publish-records", headers=READER)
     assert [r["operation"] for r in records["data"]] == ["online"]
     assert api.call("POST", f"/workflows/{wid}/publish", json={"operation": "offline"})[0] == 200
+    _, cached = api.call("GET", f"/workflows/{wid}/executions", headers=READER)
+    assert [e["instance_id"] for e in cached["data"]] == [instance_id]
     assert all(fake_ds.token not in text for text in api.seen)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 
 from dolphin_publisher.cli import main
+from dolphin_publisher.repository import Database
 
 from .conftest import PROJECT_CODE
 from .fake_dolphinscheduler import FakeDolphinScheduler
@@ -20,10 +20,10 @@ STAND_IN_DAGS = Path(__file__).parent / "dags"
 
 
 @pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, fresh_db_uri: str, fake_ds: FakeDolphinScheduler) -> dict[str, str]:
+def cli_env(monkeypatch: pytest.MonkeyPatch, db: Database, fake_ds: FakeDolphinScheduler) -> dict[str, str]:
     connection = {"conn_type": "http", "host": fake_ds.base_url, "password": fake_ds.token,
                   "extra": {"project_code": PROJECT_CODE, "project_name": "text2sql", "timeout": 5}}
-    env = {"DATA_PIPELINE_DB_URI": fresh_db_uri, "AIRFLOW_CONN_DOLPHINSCHEDULER_DEFAULT": json.dumps(connection)}
+    env = {"DATA_PIPELINE_DB_URI": db.dsn, "AIRFLOW_CONN_DOLPHINSCHEDULER_DEFAULT": json.dumps(connection)}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
@@ -95,9 +95,9 @@ def test_failures_exit_non_zero_with_code_and_message(cli_env: dict[str, str], c
     assert usage.value.code == 2 and "invalid choice" in json.loads(capsys.readouterr().out)["error"]["message"]
 
 
-def test_unconfigured_dolphinscheduler_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, fresh_db_uri: str,
+def test_unconfigured_dolphinscheduler_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, db: Database,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("DATA_PIPELINE_DB_URI", fresh_db_uri)
+    monkeypatch.setenv("DATA_PIPELINE_DB_URI", db.dsn)
     code, body = run(capsys, "ping")
     assert code == 1 and body["error"]["type"] == "CONFIG_ERROR"
     assert "dolphinscheduler_default" in body["error"]["message"]
@@ -105,23 +105,27 @@ def test_unconfigured_dolphinscheduler_is_a_clear_error(monkeypatch: pytest.Monk
 
 def _module(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "dolphin_publisher", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120, check=False)
+                          env=env, timeout=120, check=False)
 
 
-def test_python_dash_m_import_dag_and_publish(cli_env: dict[str, str], fake_ds: FakeDolphinScheduler) -> None:
-    imported = _module(["import-dag", "data_pipeline", "--dags-folder", str(STAND_IN_DAGS)], cli_env)
+def test_python_dash_m_import_dag_and_publish(cli_env: dict[str, str], fake_ds: FakeDolphinScheduler,
+                                              airflow_subprocess_env: dict[str, str]) -> None:
+    env = {**airflow_subprocess_env, **cli_env}
+    imported = _module(["import-dag", "data_pipeline", "--dags-folder", str(STAND_IN_DAGS)], env)
     assert imported.returncode == 0, imported.stderr[-2000:]
     body = json.loads(imported.stdout)  # Airflow's own logging stays off stdout
     assert body["name"] == "data_pipeline" and body["version"] == 1
-    published = _module(["publish", "data_pipeline", "--operation", "deploy"], cli_env)
+    published = _module(["publish", "data_pipeline", "--operation", "deploy"], env)
     assert published.returncode == 0, published.stdout
     assert len(fake_ds.definitions[json.loads(published.stdout)["engine_workflow_code"]].tasks) == 7
 
 
-def test_python_dash_m_reports_an_invalid_token(cli_env: dict[str, str], fake_ds: FakeDolphinScheduler) -> None:
+def test_python_dash_m_reports_an_invalid_token(cli_env: dict[str, str], fake_ds: FakeDolphinScheduler,
+                                                airflow_subprocess_env: dict[str, str]) -> None:
     connection = json.loads(cli_env["AIRFLOW_CONN_DOLPHINSCHEDULER_DEFAULT"])
     connection["password"] = "not-the-token"
-    result = _module(["ping"], {**cli_env, "AIRFLOW_CONN_DOLPHINSCHEDULER_DEFAULT": json.dumps(connection)})
+    result = _module(["ping"], {**airflow_subprocess_env, **cli_env,
+                                "AIRFLOW_CONN_DOLPHINSCHEDULER_DEFAULT": json.dumps(connection)})
     assert result.returncode == 1
     body = json.loads(result.stdout)
     assert body["error"]["type"] == "DOLPHIN_AUTH_ERROR" and body["error"]["http_status"] == 401

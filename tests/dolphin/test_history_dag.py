@@ -6,7 +6,6 @@ Airflow runs in a subprocess (tests/dolphin/airflow_probe.py), with the same env
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -23,16 +22,16 @@ DAG_FILE = Path(__file__).resolve().parents[2] / "dags" / "dolphin_history_sync.
 PROBE = Path(__file__).parent / "airflow_probe.py"
 
 
-def run_dag_task(env: dict[str, str]) -> dict[str, Any]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_CONN_DOLPHIN", "DATA_PIPELINE_DB"))}
+def run_dag_task(base_env: dict[str, str], env: dict[str, str]) -> dict[str, Any]:
     done = subprocess.run([sys.executable, str(PROBE), "history", str(DAG_FILE)], capture_output=True, text=True,
-                          env={**clean, **env}, timeout=180, check=False)
+                          env={**base_env, **env}, timeout=180, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout)
 
 
 def test_dag_task_syncs_latest_executions_and_reports_failures(db: Database, runtime: Runtime,
-                                                               fake_ds: FakeDolphinScheduler) -> None:
+                                                               fake_ds: FakeDolphinScheduler,
+                                                               airflow_subprocess_env: dict[str, str]) -> None:
     ref = runtime.workflows.create(chain_spec("synced", 2), operator="t")
     with runtime.publisher() as publisher:
         publisher.publish(ref.workflow_id, "online", operator="t")
@@ -42,10 +41,11 @@ def test_dag_task_syncs_latest_executions_and_reports_failures(db: Database, run
                   "extra": {"project_code": PROJECT_CODE}}
     env = {"DATA_PIPELINE_DB_URI": db.dsn, "AIRFLOW_CONN_DOLPHINSCHEDULER_DEFAULT": json.dumps(connection)}
 
-    shape = run_dag_task(env)
+    shape = run_dag_task(airflow_subprocess_env, env)
     assert shape["import_errors"] == {}
     assert (shape["cron"], shape["catchup"], shape["max_active_runs"], shape["tasks"]) == (
         "*/5 * * * *", False, 1, ["sync_history"])
+    assert "result" in shape, shape
     report = shape["result"]
     assert (report["configured"], report["workflows"], report["instances"]) == (True, 1, 10)
     assert [f["instance_id"] for f in report["failures"]] == [ids[-1]]
@@ -55,8 +55,7 @@ def test_dag_task_syncs_latest_executions_and_reports_failures(db: Database, run
     assert runtime.workflows.get(ref.workflow_id).last_execution_state == "FAILURE"
 
 
-def test_failures_are_reported_once(db: Database, runtime: Runtime, fake_ds: FakeDolphinScheduler,
-                                    monkeypatch: object) -> None:
+def test_failures_are_reported_once(runtime: Runtime, fake_ds: FakeDolphinScheduler) -> None:
     ref = runtime.workflows.create(chain_spec("once", 2), operator="t")
     with runtime.publisher() as publisher:
         publisher.publish(ref.workflow_id, "online", operator="t")
@@ -67,7 +66,7 @@ def test_failures_are_reported_once(db: Database, runtime: Runtime, fake_ds: Fak
         assert history.sync_all()["failures"] == []
 
 
-def test_dag_task_is_skipped_without_configuration(fresh_db_uri: str) -> None:
-    shape = run_dag_task({"DATA_PIPELINE_DB_URI": fresh_db_uri})
-    assert "not configured" in shape["skipped"]
+def test_dag_task_is_skipped_without_configuration(db: Database, airflow_subprocess_env: dict[str, str]) -> None:
+    shape = run_dag_task(airflow_subprocess_env, {"DATA_PIPELINE_DB_URI": db.dsn})
+    assert "not configured" in shape.get("skipped", ""), shape
     assert run_scheduled_sync.__module__ == "dolphin_publisher.history"
