@@ -131,6 +131,8 @@ def fake() -> Iterator[FakeEmbeddings]:
         def _send(self, status: int, doc: dict[str, Any]) -> None:
             raw = json.dumps(doc).encode()
             self.send_response(status)
+            if status == 429:
+                self.send_header("Retry-After", "0")
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
@@ -164,11 +166,11 @@ def test_openai_batches_and_orders_by_index(fake: FakeEmbeddings) -> None:
     assert {r["auth"] for r in fake.requests} == {f"Bearer {API_KEY}"}
 
 
-def test_openai_retries_server_errors_then_succeeds(fake: FakeEmbeddings) -> None:
-    fake.script = [500, 503]
+def test_openai_retries_server_errors_and_rate_limits_then_succeeds(fake: FakeEmbeddings) -> None:
+    fake.script = [500, 429, 503]
     with client(fake) as emb:
         assert emb.embed(["x", "y"]) == [fake.vector_for("x"), fake.vector_for("y")]
-    assert len(fake.requests) == 3
+    assert len(fake.requests) == 4
 
 
 def test_openai_gives_up_after_bounded_retries(fake: FakeEmbeddings) -> None:

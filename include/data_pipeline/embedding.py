@@ -127,7 +127,7 @@ def embedding_settings() -> EmbeddingSettings | None:
         base_url=base_url.rstrip("/"), model=model or DEFAULT_MODEL, api_key=api_key,
         dimension=_positive_int(dimension, "dimension"),
         batch_size=_positive_int(extra.get("batch_size"), "batch_size") or 32,
-        timeout_seconds=float(extra.get("timeout_seconds") or 60.0),
+        timeout_seconds=float(_positive_int(extra.get("timeout_seconds"), "timeout_seconds") or 60),
     )
 
 
@@ -148,9 +148,17 @@ _CONTENT_STATUS = frozenset({400, 413, 422})  # the texts were rejected: fail th
 class _Transient(Exception):
     """A failure worth retrying: connection trouble, timeouts, 429 and 5xx."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return max(0.0, min(float(response.headers.get("Retry-After", "")), 60.0))
+    except ValueError:
+        return None
 
 
 class OpenAIEmbedder:
@@ -200,10 +208,17 @@ class OpenAIEmbedder:
         return vectors
 
     def _request(self, batch: list[str]) -> list[list[float]]:
+        backoff = tenacity.wait_exponential(multiplier=self.settings.retry_wait_seconds, max=30)
+
+        def wait(state: tenacity.RetryCallState) -> float:  # a server's Retry-After (429/503) wins if longer
+            exc = state.outcome.exception() if state.outcome else None
+            hint = exc.retry_after if isinstance(exc, _Transient) else None
+            return max(backoff(state), hint or 0.0)
+
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception_type(_Transient),
             stop=tenacity.stop_after_attempt(self.settings.max_attempts),
-            wait=tenacity.wait_exponential(multiplier=self.settings.retry_wait_seconds, max=30),
+            wait=wait,
             before_sleep=self._log_retry,
             reraise=True,
         )
@@ -228,7 +243,7 @@ class OpenAIEmbedder:
             raise _Transient(f"connection failed ({type(exc).__name__}: {exc})") from None
         status = response.status_code
         if status in _TRANSIENT_STATUS:
-            raise _Transient(f"HTTP {status}: {_snippet(response)}", status)
+            raise _Transient(f"HTTP {status}: {_snippet(response)}", status, _retry_after(response))
         if status in (401, 403):
             raise EmbeddingError(f"the embedding endpoint {self.settings.base_url} rejected the API key "
                                  f"(HTTP {status}): {_snippet(response)}", status=status)
