@@ -339,10 +339,10 @@ def _locking(uri: str, table: str) -> psycopg.Connection:
 
 
 def _saved_verdicts(task: Path) -> int:
-    items = task / ".state" / "sql_validation" / "all" / "items"
-    if not items.is_dir():
-        return 0
-    return sum(len(p.read_text("utf-8").splitlines()) for p in items.glob("batch_*.jsonl"))
+    """Verdicts saved so far by a running step, read through the state's own API."""
+    state = StepState(task, "sql_validation")
+    state.load()
+    return sum(1 for rec in state.records().values() if rec.status == "completed")
 
 
 def test_resume_after_kill_revalidates_only_unfinished_pairs(tmp_path: Path, demo_uri: str) -> None:

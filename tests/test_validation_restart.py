@@ -18,6 +18,7 @@ import psycopg
 import pytest
 
 from data_pipeline.demo_db import build_demo_database
+from data_pipeline.resumable import StepState
 from data_pipeline.task_store import TaskStore
 from data_pipeline.workflow import create_task_from_parameters, execute_step, load_context, prepare_task
 from platform_db import embedded
@@ -73,8 +74,10 @@ def run_tracked(store: TaskStore, uri: str, pairs: list[dict[str, str]],
 
 
 def saved_verdicts(task_dir: Path) -> int:
-    items = task_dir / ".state" / "sql_validation" / "all" / "items"
-    return sum(len(p.read_text("utf-8").splitlines()) for p in items.glob("batch_*.jsonl")) if items.is_dir() else 0
+    """Verdicts saved so far by the running step, read through the state's own API."""
+    state = StepState(task_dir, "sql_validation")
+    state.load()
+    return sum(1 for rec in state.records().values() if rec.status == "completed")
 
 
 def test_postgres_restart_during_validation_changes_nothing(fresh_db_uri: str, platform_db_uri: str,
