@@ -13,11 +13,11 @@ UPDATE`` per batch: measured about 3x faster than pipelined ``executemany`` upse
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import sys
+import struct
 import uuid
-from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -201,13 +201,14 @@ def collection_dimensions(conn: psycopg.Connection, names: Iterable[str]) -> dic
     return {name: dim for name, dim in rows if dim is not None}
 
 
+@functools.cache
+def _vector_struct(dim: int) -> struct.Struct:
+    return struct.Struct(f">HH{dim}f")
+
+
 def _vector_binary(values: Sequence[float]) -> bytes:
     """pgvector's binary input: int16 dimension, int16 zero, float4 values, all big-endian."""
-    arr = values if isinstance(values, array) and values.typecode == "f" else array("f", values)
-    if sys.byteorder == "little":
-        arr = array("f", arr)
-        arr.byteswap()
-    return len(arr).to_bytes(2, "big") + b"\0\0" + arr.tobytes()
+    return _vector_struct(len(values)).pack(len(values), 0, *values)
 
 
 _STAGE = "_dp_vector_stage"
