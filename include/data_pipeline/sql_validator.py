@@ -368,6 +368,8 @@ class SqlValidator:
         sent = False
         try:
             while run.pending and len(slot.inflight) < self.settings.window:
+                if not slot.inflight:
+                    slot.last_progress = time.monotonic()  # the watchdog measures from the first thing sent
                 if not slot.in_transaction:
                     for command in self._begin:
                         pg.send_query_params(command, None)
@@ -378,8 +380,6 @@ class SqlValidator:
                 job = run.pending.popleft()
                 job.attempts += 1
                 job.sent_at = time.monotonic()
-                if not slot.inflight:
-                    slot.last_progress = job.sent_at
                 slot.inflight.append(job)
                 pg.send_query_params(self._rollback_to, None)
                 pg.send_query_params(job.payload, None)
