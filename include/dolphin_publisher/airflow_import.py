@@ -19,6 +19,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pydantic
+
 from dolphin_publisher.cron import to_quartz
 from dolphin_publisher.errors import CronConversionError, DagImportError
 from dolphin_publisher.models import GlobalParam, ScheduleSpec, TaskSpec, TaskType, TriggerSource, WorkflowFile
@@ -137,25 +139,38 @@ def dag_to_workflow(dag: Any) -> WorkflowFile:
     tasks, problems = [], []
     for task in sorted(dag.tasks, key=lambda t: t.task_id):
         try:
-            command = _command(task)
+            tasks.append(_task_spec(task, prefix))
         except DagImportError as exc:
             problems.append(exc.message)
-            continue
-        doc = _doc_json(task)
-        queue = getattr(task, "queue", None)
-        tasks.append(TaskSpec(
+    if problems:
+        raise DagImportError("; ".join(problems), problems=problems)
+    dependencies = sorted((prefix + up, prefix + task.task_id) for task in dag.tasks for up in task.upstream_task_ids)
+    try:
+        return WorkflowFile(
+            name=dag.dag_id, description=str(getattr(dag, "description", None) or ""), schedule=_schedule(dag),
+            tasks=tasks, dependencies=dependencies, global_params=_params(dag),
+        )
+    except pydantic.ValidationError as exc:
+        raise DagImportError(f"DAG {dag.dag_id!r} cannot be a workflow: {_pydantic_problems(exc)}") from exc
+
+
+def _pydantic_problems(exc: pydantic.ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+def _task_spec(task: Any, prefix: str) -> TaskSpec:
+    command = _command(task)
+    doc = _doc_json(task)
+    queue = getattr(task, "queue", None)
+    try:
+        return TaskSpec(
             task_id=prefix + task.task_id, name=task.task_id, type=TaskType.SHELL, command=command,
             worker_group=str(doc.get("worker_group") or (queue if isinstance(queue, str) and queue else "default")),
             retries=int(task.retries or 0), retry_delay_minutes=_minutes(task.retry_delay),
             timeout_minutes=_minutes(task.execution_timeout), description=str(doc.get("description") or ""),
-        ))
-    if problems:
-        raise DagImportError("; ".join(problems), problems=problems)
-    dependencies = sorted((prefix + up, prefix + task.task_id) for task in dag.tasks for up in task.upstream_task_ids)
-    return WorkflowFile(
-        name=dag.dag_id, description=str(getattr(dag, "description", None) or ""), schedule=_schedule(dag),
-        tasks=tasks, dependencies=dependencies, global_params=_params(dag),
-    )
+        )
+    except pydantic.ValidationError as exc:
+        raise DagImportError(f"task {task.task_id!r}: {_pydantic_problems(exc)}") from exc
 
 
 def import_dag(workflows: WorkflowService, dag_id: str, *, dags_folder: str | Path | None = None,

@@ -22,6 +22,7 @@ from dolphin_publisher.airflow_import import import_dag
 from dolphin_publisher.errors import PublisherError, WorkflowValidationError
 from dolphin_publisher.models import PublishOperation, ReassignMode, TriggerSource, WorkflowFile
 from dolphin_publisher.runtime import Runtime
+from platform_db import redact_dsn
 
 
 class _Parser(argparse.ArgumentParser):
@@ -177,4 +178,8 @@ def main(argv: Sequence[str] | None = None, *, runtime: Runtime | None = None) -
         return 1
     except PublisherError as exc:
         _emit({"error": exc.to_dict()})
+        return 1
+    except Exception as exc:  # still one JSON document; the traceback goes to stderr
+        logging.getLogger("dolphin_publisher.cli").exception("%s failed", args.command)
+        _emit({"error": {"type": "INTERNAL_ERROR", "message": redact_dsn(f"{type(exc).__name__}: {exc}")}})
         return 1

@@ -29,6 +29,7 @@ from dolphin_publisher.definitions import record_from_row, validate_definition
 from dolphin_publisher.errors import (
     ConflictError,
     DolphinError,
+    DolphinTransientError,
     NotFoundError,
     PublisherError,
     WorkflowValidationError,
@@ -340,9 +341,16 @@ class Publisher:
         with self.db.connect() as conn:
             row = self._startable(Repo(conn), workflow_id)
         code = int(row["workflow_code"])
-        ids = self.client.start_instance(code, failure_strategy=failure_strategy,
-                                         worker_group=self.config.worker_group, tenant_code=self.config.tenant_code,
-                                         start_params=params, dry_run=dry_run)
+        try:
+            ids = self.client.start_instance(code, failure_strategy=failure_strategy,
+                                             worker_group=self.config.worker_group,
+                                             tenant_code=self.config.tenant_code, start_params=params,
+                                             dry_run=dry_run)
+        except DolphinTransientError as exc:
+            if exc.outcome_unknown:
+                exc.message = (f"{exc.message}; the instance may have started anyway: check the executions "
+                               "(sync) before starting again")
+            raise
         now = datetime.now().replace(microsecond=0)
         with self.db.transaction() as repo:
             repo.upsert_instances(workflow_id, [

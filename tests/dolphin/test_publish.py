@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from dolphin_publisher.errors import ConflictError, DolphinAuthError, WorkflowValidationError
+from dolphin_publisher.errors import ConflictError, DolphinAuthError, DolphinTransientError, WorkflowValidationError
 from dolphin_publisher.models import TaskSpec, WorkflowFile, WorkflowStatus
 from dolphin_publisher.repository import Database
 from dolphin_publisher.runtime import Runtime
@@ -314,3 +314,17 @@ def test_invalid_token_fails_clearly_and_never_logs_the_token(db: Database, fake
     assert fake_ds.count("query-by-name") == 1  # 401 is not retried
     with runtime.client() as client, pytest.raises(DolphinAuthError):
         client.ping()
+
+
+def test_lost_start_response_is_not_retried_and_says_so(runtime: Runtime, fake_ds: FakeDolphinScheduler) -> None:
+    ref = runtime.workflows.create(chain_spec("started_once", 2), operator="t")
+    with runtime.publisher() as publisher:
+        publisher.publish(ref.workflow_id, "online", operator="t")
+        fake_ds.drop_response_after("start")
+        with pytest.raises(DolphinTransientError) as info:
+            publisher.start(ref.workflow_id, operator="t")
+    assert "may have started anyway" in info.value.message
+    assert fake_ds.count("start") == 1 and len(fake_ds.instances) == 1
+    with runtime.history() as history:
+        history.sync_workflow(ref.workflow_id)
+        assert [e.instance_id for e in history.executions(ref.workflow_id)] == list(fake_ds.instances)
