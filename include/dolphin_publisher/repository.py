@@ -58,15 +58,14 @@ class Database:
         """A session advisory lock per workflow so two publishes of one workflow never interleave."""
         with self.connect() as conn:
             conn.autocommit = True
-            row = conn.execute(
-                "SELECT pg_try_advisory_lock(%s, %s) AS ok", (_PUBLISH_LOCK_CLASS, workflow_id)
-            ).fetchone()
+            key = (_PUBLISH_LOCK_CLASS << 32) | (workflow_id & 0xFFFFFFFF)  # one bigint key, any id size
+            row = conn.execute("SELECT pg_try_advisory_lock(%s::bigint) AS ok", (key,)).fetchone()
             acquired = bool(row and row["ok"])
             try:
                 yield acquired
             finally:
                 if acquired:
-                    conn.execute("SELECT pg_advisory_unlock(%s, %s)", (_PUBLISH_LOCK_CLASS, workflow_id))
+                    conn.execute("SELECT pg_advisory_unlock(%s::bigint)", (key,))
 
 
 _TASK_COLUMNS = (

@@ -328,3 +328,13 @@ def test_lost_start_response_is_not_retried_and_says_so(runtime: Runtime, fake_d
     with runtime.history() as history:
         history.sync_workflow(ref.workflow_id)
         assert [e.instance_id for e in history.executions(ref.workflow_id)] == list(fake_ds.instances)
+
+
+def test_concurrent_publish_of_one_workflow_is_refused(runtime: Runtime, db: Database) -> None:
+    ref = runtime.workflows.create(chain_spec("busy", 2), operator="t")
+    with db.publish_lock(ref.workflow_id) as held, runtime.publisher() as publisher:
+        assert held
+        with pytest.raises(ConflictError, match="already running"):
+            publisher.publish(ref.workflow_id, "deploy", operator="t")
+    with runtime.publisher() as publisher:
+        assert publisher.publish(ref.workflow_id, "deploy", operator="t").ok
