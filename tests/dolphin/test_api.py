@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.testclient import TestClient
 
 from dolphin_publisher.api import create_router
 from dolphin_publisher.runtime import Runtime
 
 from .conftest import PROJECT_CODE
 from .fake_dolphinscheduler import FakeDolphinScheduler
+
+with warnings.catch_warnings():  # starlette's notice about its httpx-based test client is not ours to act on
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 READER = {"X-User": "rita"}
 WRITER = {"X-User": "wendy", "X-Role": "writer"}
