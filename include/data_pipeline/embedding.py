@@ -351,7 +351,8 @@ class OfflineEmbedder:
         bigrams = list(map(operator.add, padded, padded[1:]))
         trigrams = list(map(operator.add, bigrams, padded[2:]))
         words = list(map("\x01".__add__, _WORD.findall(token)))  # own namespace: word "id" is not n-gram "id"
-        unigrams = [ch for ch in token if ch > "\x7f"]  # a lone Latin letter or digit is noise; a 汉字 is a word
+        # a lone Latin letter or digit is noise; a 汉字 is a word
+        unigrams = [] if token.isascii() else [ch for ch in token if ch > "\x7f"]
         features = [*unigrams, *bigrams, *trigrams, *words]
         slots = self._slots
         for feature in set(features).difference(slots):
