@@ -300,9 +300,11 @@ class Publisher:
         fields: dict[str, Any] = {"publish_status": "failed", "publish_error_code": code,
                                   "publish_error_message": self._scrub(message)}
         if attempt.definition_written:
-            # The definition exists on the server now: remember where, so the retry updates it.
+            # The definition reached the server before the failure (online failing at release or
+            # schedule): remember where and what, so the retry neither duplicates nor rewrites it.
             fields.update(workflow_code=attempt.code, project_code=self.config.project_code,
-                          engine_release_state=attempt.release_state)
+                          engine_release_state=attempt.release_state, published_content_hash=attempt.content_hash,
+                          last_published_version_id=version["id"] if version else None)
         with self.db.transaction() as repo:
             repo.update_workflow_fields(int(row["id"]), fields)
             if attempt.definition_written and attempt.task_codes:

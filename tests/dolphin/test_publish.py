@@ -338,3 +338,18 @@ def test_concurrent_publish_of_one_workflow_is_refused(runtime: Runtime, db: Dat
             publisher.publish(ref.workflow_id, "deploy", operator="t")
     with runtime.publisher() as publisher:
         assert publisher.publish(ref.workflow_id, "deploy", operator="t").ok
+
+
+def test_online_failing_at_release_is_retried_without_rewriting_the_definition(
+        runtime: Runtime, fake_ds: FakeDolphinScheduler, db: Database) -> None:
+    ref = runtime.workflows.create(chain_spec("half_way", 3), operator="t")
+    fake_ds.error_next("release", 10107, "release workflow definition error")
+    with runtime.publisher() as publisher:
+        failed = publisher.publish(ref.workflow_id, "online", operator="t")
+        assert (failed.record.status.value, failed.record.error_code) == ("failed", 10107)
+        (definition,) = fake_ds.definitions.values()
+        assert workflow_row(db, ref.workflow_id)["workflow_code"] == definition.code
+        fake_ds.reset_calls()
+        retried = publisher.publish(ref.workflow_id, "online", operator="t")
+    assert retried.ok and definition.release_state == "ONLINE"
+    assert [c.endpoint for c in fake_ds.writes()] == ["release"]
