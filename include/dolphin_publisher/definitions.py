@@ -376,8 +376,9 @@ class WorkflowService:
         edges: list[Edge] = list(dict.fromkeys([*(tuple(e) for e in spec.dependencies or []), *carried_edges]))
         if infer_lineage or (infer_lineage is None and spec.dependencies is None):
             already = {t.task_id for t in current.tasks} if (current and keep_current_tasks) else set()
+            known = set(edges)
             edges.extend(e for e in lineage_edges_among(repo, members)
-                         if (e[0] not in already or e[1] not in already) and e not in edges)
+                         if (e[0] not in already or e[1] not in already) and e not in known)
         entry, exit_ = validate_definition(tasks, members, edges)
 
         clash = repo.get_workflow_by_name(spec.name)
