@@ -21,8 +21,10 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 
+from data_pipeline.business_db import BusinessDbError
 from data_pipeline.errors import NotFound
 from data_pipeline.schema_model import ColumnInfo, ForeignKey, TableInfo
+from data_pipeline.secrets_mask import mask
 from data_pipeline.table_list import TableRef
 from data_pipeline.task_dir import STATE_DIR
 
@@ -303,8 +305,15 @@ def introspect_tables(conn: psycopg.Connection, refs: Sequence[TableRef], *, sam
                      "set_config('IntervalStyle', 'postgres', true), set_config('bytea_output', 'hex', true), "
                      "set_config('extra_float_digits', '1', true)", (str(statement_timeout_ms),))
         return _introspect(conn, list(refs), sample_rows)
+    except psycopg.OperationalError as exc:
+        if not (conn.closed or conn.broken):
+            raise
+        raise BusinessDbError(f"lost the connection to the business database while reading table structures "
+                              f"({mask(str(exc)).strip()}); was the server restarted? Run the step again: "
+                              "tables already done are kept") from None
     finally:
-        conn.rollback()
+        if not (conn.closed or conn.broken):
+            conn.rollback()
 
 
 def _introspect(conn: psycopg.Connection, refs: list[TableRef], sample_rows: int) -> Introspection:
@@ -331,7 +340,7 @@ def _introspect(conn: psycopg.Connection, refs: list[TableRef], sample_rows: int
          typtype, category, labels) in conn.execute(_COLUMNS_SQL, {"oids": oids}).fetchall():
         table = tables[relid]
         table.attnames[attnum] = attname
-        table.columns.append(ColumnInfo(
+        table.columns.append(ColumnInfo.model_construct(
             name=attname, data_type=type_text, nullable=not notnull, default=default,
             identity={"a": "ALWAYS", "d": "BY DEFAULT"}.get(identity or ""),
             generated=gen_expr if generated == "s" else None, comment=comment,
@@ -339,9 +348,11 @@ def _introspect(conn: psycopg.Connection, refs: list[TableRef], sample_rows: int
             base_type=_base_type(typname, typtype, category),
         ))
     for table in tables.values():
-        table.info = TableInfo(schema_name=table.ref.schema, name=table.ref.name, kind=_KINDS[table.relkind],
-                               comment=table.comment, columns=table.columns, partition_key=table.partkey,
-                               partition_of=table.parent, partition_bound=table.bound)
+        # model_construct: the catalog is trusted input, and validating 10,000 columns costs real time.
+        table.info = TableInfo.model_construct(
+            schema_name=table.ref.schema, name=table.ref.name, kind=_KINDS[table.relkind], comment=table.comment,
+            columns=table.columns, partition_key=table.partkey, partition_of=table.parent,
+            partition_bound=table.bound)
     for (relid, name, contype, definition, columns, ref_schema, ref_table,
          ref_columns) in conn.execute(_CONSTRAINTS_SQL, {"oids": oids}).fetchall():
         info = tables[relid].info
@@ -357,7 +368,7 @@ def _introspect(conn: psycopg.Connection, refs: list[TableRef], sample_rows: int
         elif contype == "c":
             info.check_constraints.append({"name": name, "definition": definition})
         else:
-            info.foreign_keys.append(ForeignKey(name=name, columns=list(columns), ref_schema=ref_schema,
+            info.foreign_keys.append(ForeignKey.model_construct(name=name, columns=list(columns), ref_schema=ref_schema,
                                                 ref_table=ref_table, ref_columns=list(ref_columns),
                                                 definition=definition))
     _detect_enum_like(conn, tables, result)

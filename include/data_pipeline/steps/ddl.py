@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import shutil
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -26,8 +26,8 @@ from pydantic import BaseModel, Field
 
 from data_pipeline.ddl_render import render_ddl, render_detail_md
 from data_pipeline.errors import InvalidInput, PipelineError
-from data_pipeline.introspect import introspect_tables, resolve_tables, sidecar_path
-from data_pipeline.resumable import StepState, fingerprint
+from data_pipeline.introspect import Introspection, introspect_tables, resolve_tables, sidecar_path
+from data_pipeline.resumable import ResumeSummary, StepState, fingerprint
 from data_pipeline.schema_model import TableInfo
 from data_pipeline.step_context import StepContext, StepResult
 from data_pipeline.table_list import TableRef, read_table_list
@@ -163,6 +163,44 @@ def _current_plan(ctx: StepContext) -> Plan:
 
 # -- batches ---------------------------------------------------------------------------------------
 
+@dataclass
+class _Batch:
+    """One batch between its state being loaded and its tables being processed."""
+
+    index: int
+    refs: list[TableRef]
+    keys: list[str]
+    state: StepState
+    summary: ResumeSummary
+    todo: list[TableRef]
+
+
+def _begin_batch(ctx: StepContext, plan: Plan, index: int) -> _Batch:
+    if not 0 <= index < plan.batch_count:
+        raise InvalidInput(f"ddl_generation has {plan.batch_count} batch(es); there is no batch {index}")
+    refs = plan.batch(index)
+    keys = [r.qualified for r in refs]
+    state = ctx.state(STEP, _scope(index))
+    summary = state.begin(_batch_fingerprint(ctx, plan, refs), keys)
+    if summary.resumed:
+        ctx.log.info(f"batch {index + 1}/{plan.batch_count}: resuming, {summary.already_completed} of "
+                     f"{len(keys)} tables already done, {summary.to_process} to do")
+    for key in summary.exhausted:
+        ctx.log.warning(f"{key}: skipped, failed {state.record(key).attempts} times "
+                        f"(last error: {state.record(key).error})")
+    pending = set(state.pending(keys))
+    return _Batch(index, refs, keys, state, summary, [r for r in refs if r.qualified in pending])
+
+
+def _introspect_batch(ctx: StepContext, batch: _Batch, connection: psycopg.Connection | None) -> Introspection:
+    if not batch.todo:
+        return Introspection(tables={})
+    if connection is not None:
+        return introspect_tables(connection, batch.todo)
+    with ctx.business_db.connect(autocommit=False, application_name="data_pipeline:ddl") as conn:
+        return introspect_tables(conn, batch.todo)
+
+
 def run_batch(ctx: StepContext, index: int, *, done_before: int | None = None,
               connection: psycopg.Connection | None = None) -> StepResult:
     """Generate the files of one batch's tables; resumes an interrupted batch where it stopped.
@@ -171,54 +209,42 @@ def run_batch(ctx: StepContext, index: int, *, done_before: int | None = None,
     off) let ``run`` share what it already has; alone, the batch counts and connects by itself.
     """
     plan = _current_plan(ctx)
-    if not 0 <= index < plan.batch_count:
-        raise InvalidInput(f"ddl_generation has {plan.batch_count} batch(es); there is no batch {index}")
-    refs = plan.batch(index)
-    keys = [r.qualified for r in refs]
-    state = ctx.state(STEP, _scope(index))
-    summary = state.begin(_batch_fingerprint(ctx, plan, refs), keys)
-    total = len(plan.tables)
+    batch = _begin_batch(ctx, plan, index)
     if done_before is None:
         done_before = _completed_elsewhere(ctx, plan, index)
-    if summary.resumed:
-        ctx.log.info(f"batch {index + 1}/{plan.batch_count}: resuming, {summary.already_completed} of "
-                     f"{len(keys)} tables already done, {summary.to_process} to do")
-    for key in summary.exhausted:
-        ctx.log.warning(f"{key}: skipped, failed {state.record(key).attempts} times "
-                        f"(last error: {state.record(key).error})")
-    pending = set(state.pending(keys))
-    todo = [r for r in refs if r.qualified in pending]
-    done = summary.already_completed
+    return _process_batch(ctx, plan, batch, _introspect_batch(ctx, batch, connection), done_before)
+
+
+def _process_batch(ctx: StepContext, plan: Plan, batch: _Batch, intro: Introspection,
+                   done_before: int) -> StepResult:
+    state, keys, todo = batch.state, batch.keys, batch.todo
+    total = len(plan.tables)
+    done = batch.summary.already_completed
     ctx.progress(done_before + done, total, what="tables")
     failures: list[dict[str, Any]] = []
     processed = 0
     generated_count = 0
+    for warning in intro.warnings:
+        ctx.log.warning(warning)
+
+    def process(ref: TableRef) -> tuple[dict[str, Any] | None, bool]:
+        key = ref.qualified
+        state.start(key)
+        try:
+            info = intro.tables.get(ref)
+            if info is None:
+                raise PipelineError(f"table {key} no longer exists in the business database")
+            outputs, generated = _write_table(ctx, info)
+        except Exception as exc:
+            message = exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
+            record = state.fail(key, message)
+            ctx.log.error(f"{key}: failed (attempt {record.attempts} of {ctx.params.max_retries}): {message}",
+                          extra={"traceback": traceback.format_exc(limit=5)})
+            return {"table": key, "error": message, "attempts": record.attempts}, False
+        state.complete(key, outputs=outputs, data={"file_stem": ref.file_stem, "comments_generated": generated})
+        return None, generated
+
     if todo:
-        if connection is not None:
-            intro = introspect_tables(connection, todo)
-        else:
-            with ctx.business_db.connect(autocommit=False, application_name="data_pipeline:ddl") as conn:
-                intro = introspect_tables(conn, todo)
-        for warning in intro.warnings:
-            ctx.log.warning(warning)
-
-        def process(ref: TableRef) -> tuple[dict[str, Any] | None, bool]:
-            key = ref.qualified
-            state.start(key)
-            try:
-                info = intro.tables.get(ref)
-                if info is None:
-                    raise PipelineError(f"table {key} no longer exists in the business database")
-                outputs, generated = _write_table(ctx, info)
-            except Exception as exc:
-                message = exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}"
-                record = state.fail(key, message)
-                ctx.log.error(f"{key}: failed (attempt {record.attempts} of {ctx.params.max_retries}): {message}",
-                              extra={"traceback": traceback.format_exc(limit=5)})
-                return {"table": key, "error": message, "attempts": record.attempts}, False
-            state.complete(key, outputs=outputs, data={"file_stem": ref.file_stem, "comments_generated": generated})
-            return None, generated
-
         # Tables are independent: with an LLM, its concurrency limit worth of tables are in flight at once
         # (round trips overlap). Offline, one at a time is fastest: the work is CPU and file creation.
         # Stopping at the first failure is only exact one table at a time, so that mode is sequential too.
@@ -236,7 +262,7 @@ def run_batch(ctx: StepContext, index: int, *, done_before: int | None = None,
                     ctx.progress(done_before + done, total, what="tables")
                 if failures and not ctx.params.continue_on_error:
                     break
-        ctx.log.info(f"batch {index + 1}/{plan.batch_count}: {processed} table(s) processed, "
+        ctx.log.info(f"batch {batch.index + 1}/{plan.batch_count}: {processed} table(s) processed, "
                      f"{generated_count} with generated comments, {len(failures)} failed")
     exhausted = state.exhausted(keys)
     records = state.records()
@@ -244,12 +270,12 @@ def run_batch(ctx: StepContext, index: int, *, done_before: int | None = None,
     result = StepResult(
         step=STEP, status="failed" if failed_now else "completed", items_total=len(keys),
         items_completed=state.completed_count(keys), items_failed=len(failed_now), items_skipped=len(exhausted),
-        resumed=summary.resumed, already_completed=summary.already_completed,
-        outputs=[name for r in refs if r.qualified in records and records[r.qualified].status == "completed"
+        resumed=batch.summary.resumed, already_completed=batch.summary.already_completed,
+        outputs=[name for r in batch.refs if r.qualified in records and records[r.qualified].status == "completed"
                  for name in (ddl_file(r), detail_file(r))],
         errors=failures + [{"table": k, "error": state.record(k).error, "skipped": True} for k in exhausted],
-        details={"batch": index, "batches": plan.batch_count, "processed": processed},
-        error_message=(f"{len(failed_now)} table(s) failed in batch {index}: "
+        details={"batch": batch.index, "batches": plan.batch_count, "processed": processed},
+        error_message=(f"{len(failed_now)} table(s) failed in batch {batch.index}: "
                        + "; ".join(f"{f['table']}: {f['error']}" for f in failed_now[:5])) if failed_now else None,
     )
     atomic_write_text(state.root / BATCH_RESULT_FILE, result.model_dump_json(indent=1))
@@ -266,7 +292,7 @@ def _write_table(ctx: StepContext, info: TableInfo) -> tuple[list[Path], bool]:
     # No fsync per file: an item only counts as done once its recorded hashes match what is on disk.
     atomic_write_text(ddl_path, render_ddl(info), durable=False)
     atomic_write_text(md_path, render_detail_md(info), durable=False)
-    atomic_write_text(side, info.model_dump_json(indent=1), durable=False)
+    atomic_write_text(side, info.model_dump_json(), durable=False)
     return [ddl_path, md_path, side], generated
 
 
@@ -432,11 +458,25 @@ def _remove_stale_outputs(ctx: StepContext, plan: Plan) -> list[str]:
 def run(ctx: StepContext) -> StepResult:
     """Plan, every batch, merge — the CLI and single-process path."""
     batch_results = []
-    with ctx.business_db.connect(autocommit=False, application_name="data_pipeline:ddl") as conn:
-        batches = plan_batches(ctx, connection=conn)
+    # The next batch is introspected on a second thread while this one is rendered and written: the
+    # database works on its own core while Python renders, instead of each waiting for the other.
+    with ctx.business_db.connect(autocommit=False, application_name="data_pipeline:ddl") as conn, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ddl_introspect") as prefetch:
+        plan_batches(ctx, connection=conn)
+        plan = _current_plan(ctx)
         done = 0
-        for index in range(len(batches)):
-            result = run_batch(ctx, index, done_before=done, connection=conn)
+        upcoming: tuple[_Batch, Future[Introspection]] | None = None
+        if plan.batch_count:
+            first = _begin_batch(ctx, plan, 0)
+            upcoming = first, prefetch.submit(_introspect_batch, ctx, first, conn)
+        for index in range(plan.batch_count):
+            assert upcoming is not None
+            batch, introspection = upcoming
+            intro = introspection.result()
+            if index + 1 < plan.batch_count:
+                following = _begin_batch(ctx, plan, index + 1)
+                upcoming = following, prefetch.submit(_introspect_batch, ctx, following, conn)
+            result = _process_batch(ctx, plan, batch, intro, done)
             batch_results.append(result)
             done += result.items_completed
             if result.status == "failed" and not ctx.params.continue_on_error:
