@@ -46,6 +46,10 @@ def demo_uri() -> Iterator[str]:
     demo_db.build_demo_database(uri, days=60)
     with psycopg.connect(uri, autocommit=True) as conn:
         conn.execute('CREATE TABLE "Orders" (id integer PRIMARY KEY, status text)')
+        conn.execute("CREATE VIEW open_areas AS SELECT id, service_area_name, service_state FROM bss_service_area "
+                     "WHERE service_state = '开放'")
+        conn.execute("CREATE TABLE notes (kind text, body text); INSERT INTO notes SELECT (ARRAY['memo', 'todo'])"
+                     "[1 + g % 2], repeat('long text ', 10) FROM generate_series(1, 30) g")  # never analyzed
     yield uri
     embedded.drop_database(name)
 
@@ -150,6 +154,18 @@ def test_demo_tables_give_ddl_detail_and_mapping(tmp_path: Path, demo_uri: str) 
         'public."Orders" -> Orders.ddl, Orders_detail.md']
     assert sorted(p.name for p in task.glob("*.ddl")) == sorted([f"{t}.ddl" for t in DEMO] + ["Orders.ddl"])
     assert set(result.outputs) >= {"bss_company.ddl", "bss_company_detail.md", "filename_mapping.txt"}
+
+
+def test_views_and_never_analyzed_tables(tmp_path: Path, demo_uri: str) -> None:
+    ctx = make_ctx(tmp_path / "task", demo_uri, ["open_areas", "notes"])
+    execute_step(ctx, "ddl_generation")
+    view = (ctx.task_dir / "open_areas.ddl").read_text(encoding="utf-8")
+    assert "-- A view in the source database; its columns are given as a table definition." in view
+    assert "CREATE TABLE open_areas (\n    id integer,\n    service_area_name character varying(64)," in view
+    notes = (ctx.task_dir / "notes_detail.md").read_text(encoding="utf-8")
+    assert "Estimated rows: 30\n" in notes  # counted by the bounded scan: the planner knows nothing yet
+    assert "- kind (distinct values): memo, todo" in notes
+    assert "- body (distinct values)" not in notes  # repeated long text is not a category
 
 
 def test_rerun_replaces_files_in_place_and_drops_unlisted_tables(tmp_path: Path, demo_uri: str) -> None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 SAMPLE_ROWS = 20
 ENUM_MAX_VALUES = 20
+ENUM_MAX_VALUE_CHARS = 64  # longer repeated values are text, not category labels
 SCAN_ROWS = 5000  # rows read per table to find distinct values when the planner has no statistics
 SAMPLE_VALUE_CHARS = 200  # sample values are cut in SQL so a table of blobs cannot flood memory
 LARGE_TABLE_PAGES = 64  # above this (≈512 kB) samples come from TABLESAMPLE SYSTEM instead of the whole table
@@ -440,7 +441,12 @@ def _enum_from_stats(rows: float, null_frac: float, n_distinct: float, mcv: list
         return None
     if sum(freqs) + null_frac < 0.995:
         return None  # some values are missing from the most-common list: count them for real
-    return sorted(set(mcv))
+    return _category_values(mcv)
+
+
+def _category_values(values: list[str]) -> list[str]:
+    """Sorted values if they look like category labels; [] for long free text that happens to repeat."""
+    return sorted(set(values)) if all(len(v) <= ENUM_MAX_VALUE_CHARS for v in values) else []
 
 
 class _Quoter:
@@ -462,10 +468,12 @@ def _scan_distinct(conn: psycopg.Connection, work: list[tuple[_Table, list[Colum
     q = _Quoter(conn)
     queries = []
     for table, columns in work:
-        parts = ["count(*)"] + [
+        # Pages read so far (from ctid) turn "at least 5,000 rows" into an estimate for never-analyzed tables.
+        has_ctid = table.relkind in ("r", "m")
+        parts = ["count(*)", "max((dp_ctid::text::point)[0])" if has_ctid else "NULL"] + [
             f"count(DISTINCT {q(c.name)}), count({q(c.name)}), (array_agg(DISTINCT {q(c.name)}::text) "
             f"FILTER (WHERE {q(c.name)} IS NOT NULL))[1:{ENUM_MAX_VALUES + 1}]" for c in columns]
-        inner = ", ".join(q(c.name) for c in columns) or "1"
+        inner = ", ".join([*(q(c.name) for c in columns), *(["ctid AS dp_ctid"] if has_ctid else [])]) or "1"
         queries.append(f"SELECT {', '.join(parts)} FROM (SELECT {inner} FROM {q(table.ref.schema, table.ref.name)} "
                        f"LIMIT {SCAN_ROWS}) s")
     outcomes = _run_pipelined(conn, queries)
@@ -474,13 +482,16 @@ def _scan_distinct(conn: psycopg.Connection, work: list[tuple[_Table, list[Colum
             result.warnings.append(f"{table.ref.qualified}: could not scan for enum-like values: {outcome}")
             continue
         row = outcome[0]
-        scanned = int(row[0])
+        scanned, last_page = int(row[0]), row[1]
         if not table.analyzed and table.info is not None:
-            table.info.row_estimate = scanned if scanned < SCAN_ROWS else max(scanned, table.pages * 50)
+            if scanned < SCAN_ROWS or last_page is None:
+                table.info.row_estimate = scanned
+            else:  # rows per page seen so far, times the pages the table has now
+                table.info.row_estimate = max(scanned, round(scanned / (last_page + 1) * table.pages))
         for index, column in enumerate(columns):
-            distinct, non_null, values = row[1 + 3 * index: 4 + 3 * index]
+            distinct, non_null, values = row[2 + 3 * index: 5 + 3 * index]
             if 0 < distinct <= ENUM_MAX_VALUES and distinct < non_null:
-                column.enum_values = sorted(values)
+                column.enum_values = _category_values(values) or None
 
 
 # -- samples ---------------------------------------------------------------------------------------

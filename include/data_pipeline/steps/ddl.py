@@ -119,7 +119,7 @@ def plan_batches(ctx: StepContext, *, connection: psycopg.Connection | None = No
             resolved = resolve_tables(conn, parsed.tables, database=db.display)
     for warning in resolved.warnings:
         ctx.log.warning(warning)
-    _check_file_names(resolved.tables)
+    _check_file_names(ctx, resolved.tables)
     generator = ctx.generator.name
     batch_size = ctx.params.batch_size
     fp = fingerprint(STEP, RENDER_VERSION, [r.qualified for r in resolved.tables], ctx.params.business_context,
@@ -142,14 +142,21 @@ def plan_batches(ctx: StepContext, *, connection: psycopg.Connection | None = No
     return plan.batches()
 
 
-def _check_file_names(refs: list[TableRef]) -> None:
-    seen: dict[str, TableRef] = {}
+def _check_file_names(ctx: StepContext, refs: list[TableRef]) -> None:
+    """Two tables must never write the same file; names differing only in case are flagged for
+    case-insensitive file systems (a download unpacked on macOS or Windows)."""
+    exact: dict[str, TableRef] = {}
+    folded: dict[str, TableRef] = {}
     for ref in refs:
-        key = ref.file_stem.casefold()
-        if key in seen:
-            raise InvalidInput(f"tables {seen[key].qualified} and {ref.qualified} would write the same files "
-                               f"({ref.file_stem}.ddl); list only one of them per task")
-        seen[key] = ref
+        stem = ref.file_stem
+        if stem in exact:
+            raise InvalidInput(f"tables {exact[stem].qualified} and {ref.qualified} would write the same files "
+                               f"({stem}.ddl); list only one of them per task")
+        if stem.casefold() in folded:
+            ctx.log.warning(f"tables {folded[stem.casefold()].qualified} and {ref.qualified} have file names that "
+                            "differ only in case; they collide on case-insensitive file systems")
+        exact[stem] = ref
+        folded[stem.casefold()] = ref
 
 
 def _current_plan(ctx: StepContext) -> Plan:
@@ -379,7 +386,7 @@ def batches_complete(ctx: StepContext) -> bool:
     plan = _read_plan(ctx)
     if plan is None:
         return False
-    tally, _ = _tally(ctx, plan)
+    tally, _ = _tally(ctx, plan, verify=False)  # per-item state only; merge checks the file hashes once
     return not tally.unfinished
 
 
