@@ -41,6 +41,9 @@ def load_dag(dag_id: str, dags_folder: str | Path | None = None) -> Any:
     folder = Path(dags_folder) if dags_folder else default_dags_folder()
     if not folder.exists():
         raise DagImportError(f"DAG folder {folder} does not exist")
+    plugins = Path(os.environ.get("AIRFLOW__CORE__PLUGINS_FOLDER") or PROJECT_ROOT / "plugins")
+    if plugins.is_dir() and str(plugins) not in sys.path:
+        sys.path.append(str(plugins))  # as Airflow does: DAG files may import helpers from plugins/
     with contextlib.redirect_stdout(sys.stderr):
         from airflow.dag_processing.dagbag import DagBag
 
