@@ -2,6 +2,7 @@
 
 from airflow.plugins_manager import AirflowPlugin
 
+from data_pipeline.api.envelope import ControlCharacterGuard
 from data_pipeline_airflow.rest_api import task_api, workflow_api
 
 
@@ -10,6 +11,9 @@ class DataPipelinePlugin(AirflowPlugin):
     fastapi_apps = [
         {"app": task_api(), "url_prefix": "/api/v0/data_pipeline", "name": "Data pipeline task API"},
         {"app": workflow_api(), "url_prefix": "/api/v1", "name": "Workflow platform API"},
+    ]
+    fastapi_root_middlewares = [
+        {"middleware": ControlCharacterGuard, "args": [], "kwargs": {}, "name": "data_pipeline path guard"},
     ]
     external_views = [
         {"name": "Task API (OpenAPI)", "href": "/api/v0/data_pipeline/docs", "destination": "nav",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Path, Request
 
 from data_pipeline.api.envelope import Envelope, ErrorEnvelope
 from data_pipeline.api.ports import RunLauncher
-from data_pipeline.task_ids import validate_task_id
+from data_pipeline.task_ids import TASK_ID_PATTERN, validate_task_id
 from data_pipeline.task_store import TaskRecord, TaskStore, default_store
+
+TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, max_length=32,
+                                 description="task id: task_|manual_|sched_YYYYMMDD_HHMMSS[_suffix]")]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorEnvelope, "description": text}

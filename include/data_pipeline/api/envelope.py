@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from data_pipeline.errors import PipelineError
@@ -53,6 +53,26 @@ def error(code: int, message: str, error_code: str | None = None, data: dict[str
     return JSONResponse(status_code=code, content=jsonable_encoder(body), headers=headers)
 
 
+class ControlCharacterGuard:
+    """Root middleware: a path under our prefixes with control characters gets our 400, not a bare 404.
+
+    Airflow's router cannot route such paths to a mounted app at all; without this the caller would
+    see Airflow's generic 404 instead of an explanation.
+    """
+
+    def __init__(self, app: Any, prefixes: tuple[str, ...] = ("/api/v0/data_pipeline", "/api/v1")) -> None:
+        self.app = app
+        self.prefixes = prefixes
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope.get("type") == "http" else ""
+        if path.startswith(self.prefixes) and any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+            response = error(400, "the request path contains control characters", "INVALID_PATH")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PipelineError)
     async def _pipeline_error(_: Request, exc: PipelineError) -> JSONResponse:
@@ -77,6 +97,14 @@ def install_error_handlers(app: FastAPI) -> None:
         first = problems[0] if problems else {"field": "", "problem": "invalid request"}
         message = f"invalid request: {first['field'] or 'body'}: {first['problem']}"
         return error(400, message, "VALIDATION_ERROR", data={"errors": problems}, missing_params=missing or None)
+
+    @app.exception_handler(ValidationError)
+    async def _model_error(_: Request, exc: ValidationError) -> JSONResponse:
+        problems = [{"field": ".".join(str(p) for p in err.get("loc", ())), "problem": err.get("msg", "invalid")}
+                    for err in exc.errors()]
+        first = problems[0] if problems else {"field": "", "problem": "invalid value"}
+        return error(400, f"invalid value: {first['field'] or 'input'}: {first['problem']}", "VALIDATION_ERROR",
+                     data={"errors": problems})
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

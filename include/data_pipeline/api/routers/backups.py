@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from data_pipeline.api.deps import get_store, load_task, responses
+from data_pipeline.api.deps import TaskIdPath, get_store, load_task, responses
 from data_pipeline.api.envelope import ok
 from data_pipeline.api.ports import Principal
 from data_pipeline.backup import list_backups, restore_backup, validate_backup_name
@@ -21,14 +21,14 @@ def build_router(read: Any, write: Any) -> APIRouter:
     Store = Annotated[TaskStore, Depends(get_store)]
 
     @router.get("/tasks/{task_id}/backups", responses=responses(), summary="File backups of a task, newest first")
-    def backups(task_id: str, user: Reader, store: Store) -> Any:
+    def backups(task_id: TaskIdPath, user: Reader, store: Store) -> Any:
         load_task(store, task_id)
         items = list_backups(task_path(task_id))
         return ok({"task_id": task_id, "backups": items, "count": len(items)})
 
     @router.post("/tasks/{task_id}/backups/{backup_name}/restore", responses=responses(),
                  summary="Restore a backup (current files are backed up first)")
-    def restore(task_id: str, backup_name: str, user: Writer, store: Store) -> Any:
+    def restore(task_id: TaskIdPath, backup_name: str, user: Writer, store: Store) -> Any:
         task = load_task(store, task_id)
         validate_backup_name(backup_name)
         if task.status == "in_progress":

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import StreamingResponse
 
 from data_pipeline import config
-from data_pipeline.api.deps import get_store, load_task, responses
+from data_pipeline.api.deps import TaskIdPath, get_store, load_task, responses
 from data_pipeline.api.envelope import ok
 from data_pipeline.api.ports import Principal
 from data_pipeline.backup import backup_file
@@ -45,7 +45,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
     Store = Annotated[TaskStore, Depends(get_store)]
 
     @router.get("/tasks/{task_id}/files", responses=responses(), summary="Files of a task, with sizes and types")
-    def files(task_id: str, user: Reader, store: Store) -> Any:
+    def files(task_id: TaskIdPath, user: Reader, store: Store) -> Any:
         task = load_task(store, task_id)
         try:
             items = list_files(task_id)
@@ -59,7 +59,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
             "file_count": len(items), "total_bytes": sum(f.size for f in items), "total_size": stats.human_size,
         })
 
-    def _download(task_id: str, path: str, store: TaskStore) -> StreamingResponse:
+    def _download(task_id: TaskIdPath, path: str, store: TaskStore) -> StreamingResponse:
         load_task(store, task_id)
         target = resolve_file(task_id, path)
         fd = open_for_read(target)
@@ -86,18 +86,18 @@ def build_router(read: Any, write: Any) -> APIRouter:
     @router.get("/tasks/{task_id}/files/download/{file_name}", summary="Download a top-level file",
                 responses={**responses(), 200: {"content": {"application/octet-stream": {}},
                                                 "description": "The file"}})
-    def download_named(task_id: str, file_name: str, user: Reader, store: Store) -> StreamingResponse:
+    def download_named(task_id: TaskIdPath, file_name: str, user: Reader, store: Store) -> StreamingResponse:
         return _download(task_id, file_name, store)
 
     @router.get("/tasks/{task_id}/files/{file_path:path}", summary="Download a file (subfolders allowed)",
                 responses={**responses(), 200: {"content": {"application/octet-stream": {}},
                                                 "description": "The file"}})
-    def download(task_id: str, file_path: str, user: Reader, store: Store) -> StreamingResponse:
+    def download(task_id: TaskIdPath, file_path: str, user: Reader, store: Store) -> StreamingResponse:
         return _download(task_id, file_path, store)
 
     @router.post("/tasks/{task_id}/files", responses=responses(), summary="Upload a file into the task directory",
                  openapi_extra={"requestBody": {"required": True}})
-    def upload(task_id: str, user: Writer, store: Store, file: Annotated[UploadFile, File()],
+    def upload(task_id: TaskIdPath, user: Writer, store: Store, file: Annotated[UploadFile, File()],
                overwrite_mode: Annotated[Literal["backup", "replace", "skip"], Form()] = "backup") -> Any:
         task = load_task(store, task_id)
         if task.status == "in_progress":

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from data_pipeline.api.deps import get_store, load_task, responses
+from data_pipeline.api.deps import TaskIdPath, get_store, load_task, responses
 from data_pipeline.api.envelope import ok
 from data_pipeline.api.models import LogQuery
 from data_pipeline.api.ports import Principal
@@ -18,7 +18,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
     Store = Annotated[TaskStore, Depends(get_store)]
 
     @router.get("/tasks/{task_id}/logs", responses=responses(), summary="Latest log lines of a task")
-    def logs(task_id: str, user: Reader, store: Store,
+    def logs(task_id: TaskIdPath, user: Reader, store: Store,
              limit: Annotated[int, Query(ge=1, le=1000)] = 100,
              level: Annotated[str | None, Query(pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")] = None) -> Any:
         load_task(store, task_id)
@@ -27,7 +27,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
                    "total": total})
 
     @router.post("/tasks/{task_id}/logs/query", responses=responses(), summary="Query a task's logs")
-    def query(task_id: str, body: LogQuery, user: Reader, store: Store) -> Any:
+    def query(task_id: TaskIdPath, body: LogQuery, user: Reader, store: Store) -> Any:
         load_task(store, task_id)
         rows, total = store.query_logs(
             task_id, level=body.level, step=body.step_name, search=body.keyword, since=body.start_time,

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, UploadFile
 
 from data_pipeline import config
-from data_pipeline.api.deps import get_store, load_task, responses
+from data_pipeline.api.deps import TaskIdPath, get_store, load_task, responses
 from data_pipeline.api.envelope import ok
 from data_pipeline.api.models import TableListRequest
 from data_pipeline.api.ports import Principal
@@ -39,20 +39,20 @@ def build_router(read: Any, write: Any) -> APIRouter:
 
     @router.post("/tasks/{task_id}/upload-table-list", responses=responses(),
                  summary="Upload table_list.txt (validated; at most 2 MB, 1,000 tables)")
-    def upload(task_id: str, user: Writer, store: Store, file: Annotated[UploadFile, File()]) -> Any:
+    def upload(task_id: TaskIdPath, user: Writer, store: Store, file: Annotated[UploadFile, File()]) -> Any:
         task = load_task(store, task_id)
         data = read_upload(file, config.limits().max_table_list_bytes)
         return ok(_install(store, task, decode_table_list(data), user), "table list uploaded")
 
     @router.post("/tasks/{task_id}/table-list", responses=responses(), summary="Set the table list from JSON")
-    def set_list(task_id: str, body: TableListRequest, user: Writer, store: Store) -> Any:
+    def set_list(task_id: TaskIdPath, body: TableListRequest, user: Writer, store: Store) -> Any:
         task = load_task(store, task_id)
         if any("\n" in t or "," in t for t in body.tables):
             raise InvalidInput("each entry of tables must be one table name (no newlines or commas)")
         return ok(_install(store, task, "\n".join(body.tables) + "\n", user), "table list set")
 
     @router.get("/tasks/{task_id}/table-list-info", responses=responses(), summary="Inspect the table list")
-    def info(task_id: str, user: Reader, store: Store) -> Any:
+    def info(task_id: TaskIdPath, user: Reader, store: Store) -> Any:
         load_task(store, task_id)
         path = task_path(task_id) / TABLE_LIST_FILE
         if not path.is_file() or path.is_symlink():

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 
 from data_pipeline import config
-from data_pipeline.api.deps import get_launcher, get_store, load_task, responses, task_json
+from data_pipeline.api.deps import TaskIdPath, get_launcher, get_store, load_task, responses, task_json
 from data_pipeline.api.envelope import ok
 from data_pipeline.api.models import (
     BatchDeleteRequest,
@@ -79,7 +79,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
                    "max_concurrent_tasks": config.limits().max_concurrent_tasks})
 
     @router.get("/tasks/{task_id}", responses=responses(), summary="Task detail: steps, progress, durations, backup")
-    def get_task(task_id: str, user: Reader, store: Store) -> Any:
+    def get_task(task_id: TaskIdPath, user: Reader, store: Store) -> Any:
         task = load_task(store, task_id)
         data = task_json(task)
         data["steps"] = [s.model_dump(mode="json") for s in store.get_steps(task_id)]
@@ -89,7 +89,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
 
     @router.post("/tasks/{task_id}/execute", responses=responses(202), status_code=202,
                  summary="Run the task (complete workflow or one step) as a data_pipeline DAG run")
-    def execute_task(task_id: str, request: Request, user: Writer, store: Store, launcher: Launcher,
+    def execute_task(task_id: TaskIdPath, request: Request, user: Writer, store: Store, launcher: Launcher,
                      body: Annotated[ExecuteRequest | None, Body()] = None) -> Any:
         body = body or ExecuteRequest()
         task = load_task(store, task_id)
@@ -115,7 +115,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
                    "step_name": step, "steps": steps, "status": claim.task.status}, "execution started", 202)
 
     @router.delete("/tasks/{task_id}", responses=responses(), summary="Delete a task's directory (and records)")
-    def delete_one(task_id: str, request: Request, user: Writer, store: Store, launcher: Launcher,
+    def delete_one(task_id: TaskIdPath, request: Request, user: Writer, store: Store, launcher: Launcher,
                    body: Annotated[DeleteRequest | None, Body()] = None) -> Any:
         body = body or DeleteRequest()
         result = delete_task(store, task_id, confirm=body.confirm, force=body.force,

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from data_pipeline.api.deps import get_store, load_task, responses
+from data_pipeline.api.deps import TaskIdPath, get_store, load_task, responses
 from data_pipeline.api.envelope import ok
 from data_pipeline.api.models import VectorRestoreRequest
 from data_pipeline.api.ports import Principal
@@ -21,7 +21,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
 
     @router.post("/tasks/{task_id}/vector-backups", responses=responses(),
                  summary="Back up the vector tables into the task's vector_bak/")
-    def backup(task_id: str, user: Writer, store: Store) -> Any:
+    def backup(task_id: TaskIdPath, user: Writer, store: Store) -> Any:
         from data_pipeline import vector_backup, vector_store
 
         load_task(store, task_id)
@@ -30,7 +30,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
         return ok(result, "vector tables backed up")
 
     @router.get("/tasks/{task_id}/vector-backups", responses=responses(), summary="Vector-table backups of a task")
-    def backups(task_id: str, user: Reader, store: Store) -> Any:
+    def backups(task_id: TaskIdPath, user: Reader, store: Store) -> Any:
         from data_pipeline import vector_backup
 
         load_task(store, task_id)
@@ -38,7 +38,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
 
     @router.post("/tasks/{task_id}/vector-backups/restore", responses=responses(),
                  summary="Restore the vector tables from one of the task's backups")
-    def restore(task_id: str, body: VectorRestoreRequest, user: Writer, store: Store) -> Any:
+    def restore(task_id: TaskIdPath, body: VectorRestoreRequest, user: Writer, store: Store) -> Any:
         from data_pipeline import vector_backup, vector_store
 
         load_task(store, task_id)
