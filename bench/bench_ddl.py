@@ -142,6 +142,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database (reused next time)")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the tables even if they exist")
+    parser.add_argument("--work-dir", type=Path, default=None,
+                        help="where both tools write their output (default: the system temp dir); e.g. /dev/shm "
+                             "to take this machine's file-creation cost out of the comparison")
     args = parser.parse_args()
 
     db_name = f"dp_bench_ddl_{args.tables}"
@@ -149,7 +152,7 @@ def main() -> None:
     uri, built = ensure_built(db_name, args.tables, args.rows, rebuild=args.rebuild)
     if built:
         print(f"built {args.tables} tables x {args.rows} rows in {time.perf_counter() - t0:.1f}s")
-    work = Path(tempfile.mkdtemp(prefix="bench_ddl_"))
+    work = Path(tempfile.mkdtemp(prefix="bench_ddl_", dir=args.work_dir))
     table_list = work / "tables.txt"
     table_list.write_text("".join(f"{table_name(i)}\n" for i in range(args.tables)))
     env_note = os.environ.get("DATA_PIPELINE_LLM_BASE_URL")
