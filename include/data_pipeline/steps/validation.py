@@ -191,6 +191,12 @@ class _Saver:
         self._since = time.monotonic()
 
 
+def _execution_fingerprint(ctx: StepContext, pair_path: Path, original: bytes, *extra: Any) -> str:
+    generator = ctx.generator if ctx.params.enable_llm_repair else None
+    return fingerprint(STEP, pair_path.name, _sha256(original), ctx.params.enable_llm_repair,
+                       generator.name if generator is not None else None, *extra)
+
+
 def run(ctx: StepContext) -> StepResult:
     pair_path = find_pair_file(ctx.task_dir)
     state = ctx.state(STEP)
@@ -200,9 +206,7 @@ def run(ctx: StepContext) -> StepResult:
     keys = [item_key(i, p["sql"]) for i, p in enumerate(pairs)]
     params = ctx.params
     generator = ctx.generator if params.enable_llm_repair else None
-    fp = fingerprint(STEP, pair_path.name, _sha256(original), params.enable_llm_repair,
-                     generator.name if generator is not None else None)
-    resume = state.begin(fp, keys)
+    resume = state.begin(_execution_fingerprint(ctx, pair_path, original), keys)
     stamp = _run_stamp(state, resume.resumed)
     ctx.log.info(
         f"validating {len(pairs)} SQL statements of {pair_path.name} with EXPLAIN on {_db_display(ctx, pairs)}"
@@ -254,6 +258,99 @@ def run(ctx: StepContext) -> StepResult:
                                for r in rows if r["status"] == "invalid"][:LISTED_IN_LOG],
         },
     )
+
+
+# -- batches: several workers validate slices of one pair file; the last one merges -------------------
+
+BATCH_PAIRS = 2000  # pairs per mapped batch: large enough that a batch outweighs its task overhead
+
+
+def _inputs(ctx: StepContext) -> tuple[Path, bytes, list[dict[str, Any]], list[str]]:
+    pair_path = find_pair_file(ctx.task_dir)
+    main = ctx.state(STEP)
+    original, _ = _original_content(main, pair_path, pair_path.read_bytes())
+    pairs = load_pairs(pair_path.name, original)
+    return pair_path, original, pairs, [item_key(i, p["sql"]) for i, p in enumerate(pairs)]
+
+
+def _slices(count: int) -> list[range]:
+    return [range(start, min(start + BATCH_PAIRS, count)) for start in range(0, count, BATCH_PAIRS)] or [range(0)]
+
+
+def _batch_scope(index: int) -> str:
+    return f"batch_{index:04d}"
+
+
+def plan_batches(ctx: StepContext) -> list[range]:
+    """Slices of the pair file for parallel batches; a new plan forgets the batches of an earlier execution."""
+    pair_path, _, pairs, _ = _inputs(ctx)
+    for old in (ctx.task_dir / ".state" / STEP).glob("batch_*"):
+        StepState(ctx.task_dir, STEP, old.name).reset()
+    slices = _slices(len(pairs))
+    ctx.log.info(f"{pair_path.name}: {len(pairs)} SQL statements in {len(slices)} batch(es) of up to {BATCH_PAIRS}")
+    return slices
+
+
+def run_batch(ctx: StepContext, index: int) -> StepResult:
+    """Validate (and repair) one slice; verdicts stay in the batch's own state until ``merge``."""
+    pair_path, original, pairs, keys = _inputs(ctx)
+    slices = _slices(len(pairs))
+    if not 0 <= index < len(slices):
+        raise InvalidInput(f"batch {index} does not exist: {pair_path.name} has {len(slices)} batch(es)")
+    part = list(slices[index])
+    state = ctx.state(STEP, _batch_scope(index))
+    resume = state.begin(_execution_fingerprint(ctx, pair_path, original, "batch", index, len(part)),
+                         [keys[i] for i in part])
+    generator = ctx.generator if ctx.params.enable_llm_repair else None
+    pending = set(state.pending(keys[i] for i in part))
+    todo = [i for i in part if keys[i] in pending and "verdict" not in state.record(keys[i]).data]
+    validated = repaired = 0
+    if todo or generator is not None:
+        settings = ValidatorSettings(statement_timeout=ctx.params.sql_timeout_seconds,
+                                     concurrency=ctx.params.validation_concurrency)
+        validator = SqlValidator(lambda: ctx.business_db.connect(application_name="data_pipeline_sql_validation"),
+                                 settings, describe=ctx.business_db.display, log=ctx.log.warning)
+        with validator:
+            validated = _validate(ctx, state, pairs, keys, todo, validator, resume.already_completed)
+            if generator is not None:
+                repaired = _repair(ctx, state, pairs, keys, validator, generator)
+    state.finish()
+    done = state.completed_count(keys[i] for i in part)
+    ctx.log.info(f"batch {index}: {validated} validated, {repaired} repaired, {done}/{len(part)} with a verdict")
+    return StepResult(step=STEP, items_total=len(part), items_completed=done, items_failed=len(part) - done,
+                      resumed=resume.resumed, already_completed=resume.already_completed,
+                      details={"batch": index, "validated_this_run": validated, "repaired_this_run": repaired})
+
+
+def batches_complete(ctx: StepContext) -> bool:
+    pair_path, original, pairs, _ = _inputs(ctx)
+    slices = _slices(len(pairs))
+    for index, part in enumerate(slices):
+        state = StepState(ctx.task_dir, STEP, _batch_scope(index))
+        info = state.load()
+        expected = _execution_fingerprint(ctx, pair_path, original, "batch", index, len(part))
+        if info is None or not info.finished or info.fingerprint != expected:
+            return False
+    return True
+
+
+def merge(ctx: StepContext) -> StepResult:
+    """Gather the batches' verdicts into the step's state, then finish as ``run`` does (rewrite, reports)."""
+    pair_path, original, pairs, keys = _inputs(ctx)
+    if not batches_complete(ctx):
+        raise PipelineError(f"cannot merge {STEP}: not every batch has finished")
+    main = ctx.state(STEP)
+    main.begin(_execution_fingerprint(ctx, pair_path, original), keys)
+    gathered: list[tuple[str, dict[str, Any]]] = []
+    for index, part in enumerate(_slices(len(pairs))):
+        batch = StepState(ctx.task_dir, STEP, _batch_scope(index))
+        batch.load()
+        for i in part:
+            record = batch.record(keys[i])
+            if record.status == "completed" and main.record(keys[i]).status != "completed":
+                gathered.append((keys[i], record.data))
+    main.complete_many(gathered)
+    return run(ctx)
 
 
 def _db_display(ctx: StepContext, pairs: Sequence[Any]) -> str:
