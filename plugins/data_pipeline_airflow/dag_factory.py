@@ -41,14 +41,14 @@ def _cli(step: str) -> str:
         return "python -m data_pipeline backup-task --task-id ${task_id} --execution-mode ${execution_mode}"
     if step == "finalize":
         return "python -m data_pipeline finalize --task-id ${task_id}"
-    if step.startswith("plan_"):
-        return "true"  # batching is Airflow's concern; the CLI step runs every batch itself
     return f"python -m data_pipeline step --task-id ${{task_id}} --step-name {step}"
 
 
 def _doc_json(step: str) -> str:
     import json
 
+    if step.startswith("plan_"):  # only Airflow's mapping needs it: the CLI step runs every batch itself
+        return json.dumps({"dolphinscheduler": "skip"})
     return json.dumps({"shell_command": _cli(step)})
 
 
