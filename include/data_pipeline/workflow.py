@@ -213,14 +213,18 @@ def load_context(task_id: str, *, store: TaskStore | None = None, step: str | No
     )
 
 
-def execute_step(ctx: StepContext, step: str,
-                 function: Callable[[StepContext], StepResult] | None = None) -> StepResult:
-    """Run one step with status, timing, result file and task-store mirroring; raise StepFailed on failure."""
+def execute_step(ctx: StepContext, step: str, function: Callable[[StepContext], StepResult] | None = None, *,
+                 continuing: bool = False) -> StepResult:
+    """Run one step with status, timing, result file and task-store mirroring; raise StepFailed on failure.
+
+    ``continuing``: the step already runs (its batches did the work; this is the merge), so its start
+    time and duration keep counting from the first batch.
+    """
     fn = function or step_function(step)
     sctx = ctx.for_step(step)
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    if ctx.store and ctx.task_id:
+    if ctx.store and ctx.task_id and not continuing:
         ctx.store.update_step(ctx.task_id, step, status="running", try_number=ctx.try_number,
                               dag_run_id=ctx.dag_run_id, execution_id=ctx.execution_id)
     sctx.log.info(f"step {step} started (try {ctx.try_number})")
@@ -495,6 +499,7 @@ def run_step_batch(task_id: str, step: str, batch: int, *, try_number: int = 1, 
         store.update_step(task_id, step, status="failed", error_message=batch_result.error_message)
         raise StepFailed(f"{step} batch {batch} failed: {batch_result.error_message}", step=step)
     if module.batches_complete(sctx):
-        out["merged"] = execute_step(ctx, step, function=module.merge).model_dump(mode="json", exclude={"errors"})
+        merged = execute_step(ctx, step, function=module.merge, continuing=True)
+        out["merged"] = merged.model_dump(mode="json", exclude={"errors"})
     sctx.log.flush()
     return out
