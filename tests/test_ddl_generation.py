@@ -45,6 +45,7 @@ def demo_uri() -> Iterator[str]:
     uri = embedded.ensure_database(name, extensions=())
     demo_db.build_demo_database(uri, days=60)
     with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")  # settled statistics: autovacuum has nothing left to change mid-module
         conn.execute('CREATE TABLE "Orders" (id integer PRIMARY KEY, status text)')
         conn.execute("CREATE VIEW open_areas AS SELECT id, service_area_name, service_state FROM bss_service_area "
                      "WHERE service_state = '开放'")

@@ -376,9 +376,18 @@ def _introspect(conn: psycopg.Connection, refs: list[TableRef], sample_rows: int
     _sample(conn, tables, sample_rows, result)
     for table in tables.values():
         assert table.info is not None
-        table.info.row_estimate = round(table.rows) if table.analyzed else table.info.row_estimate
+        table.info.row_estimate = stable_estimate(table.rows) if table.analyzed else table.info.row_estimate
         result.tables[table.ref] = table.info
     return result
+
+
+def stable_estimate(rows: float) -> int:
+    """Exact below 10,000 rows (ANALYZE reads such tables whole); two significant digits above, so the
+    re-sampling of a later ANALYZE or autovacuum does not change the files of an unchanged table."""
+    count = round(rows)
+    if count < 10_000:
+        return count
+    return round(count, 2 - len(str(count)))
 
 
 # -- enum-like columns -----------------------------------------------------------------------------
@@ -487,7 +496,7 @@ def _scan_distinct(conn: psycopg.Connection, work: list[tuple[_Table, list[Colum
             if scanned < SCAN_ROWS or last_page is None:
                 table.info.row_estimate = scanned
             else:  # rows per page seen so far, times the pages the table has now
-                table.info.row_estimate = max(scanned, round(scanned / (last_page + 1) * table.pages))
+                table.info.row_estimate = stable_estimate(max(scanned, scanned / (last_page + 1) * table.pages))
         for index, column in enumerate(columns):
             distinct, non_null, values = row[2 + 3 * index: 5 + 3 * index]
             if 0 < distinct <= ENUM_MAX_VALUES and distinct < non_null:
