@@ -134,7 +134,8 @@ def plan_batches(ctx: StepContext, *, connection: psycopg.Connection | None = No
                 tables=[(r.schema, r.name) for r in resolved.tables], previous_tables=previous,
                 created_at=datetime.now(UTC))
     for stale in _step_dir(ctx).glob("batch_*"):
-        if stale.is_dir() and int(stale.name.removeprefix("batch_") or 0) >= plan.batch_count:
+        number = stale.name.removeprefix("batch_")
+        if stale.is_dir() and number.isdigit() and int(number) >= plan.batch_count:
             shutil.rmtree(stale, ignore_errors=True)
     _write_plan(ctx, plan)
     ctx.log.info(f"ddl_generation plan: {len(plan.tables)} tables in {plan.batch_count} batch(es) of up to "
