@@ -341,7 +341,7 @@ def _introspect(conn: psycopg.Connection, refs: list[TableRef], sample_rows: int
          typtype, category, labels) in conn.execute(_COLUMNS_SQL, {"oids": oids}).fetchall():
         table = tables[relid]
         table.attnames[attnum] = attname
-        table.columns.append(ColumnInfo.model_construct(
+        table.columns.append(ColumnInfo(
             name=attname, data_type=type_text, nullable=not notnull, default=default,
             identity={"a": "ALWAYS", "d": "BY DEFAULT"}.get(identity or ""),
             generated=gen_expr if generated == "s" else None, comment=comment,
@@ -349,8 +349,7 @@ def _introspect(conn: psycopg.Connection, refs: list[TableRef], sample_rows: int
             base_type=_base_type(typname, typtype, category),
         ))
     for table in tables.values():
-        # model_construct: the catalog is trusted input, and validating 10,000 columns costs real time.
-        table.info = TableInfo.model_construct(
+        table.info = TableInfo(
             schema_name=table.ref.schema, name=table.ref.name, kind=_KINDS[table.relkind], comment=table.comment,
             columns=table.columns, partition_key=table.partkey, partition_of=table.parent,
             partition_bound=table.bound)
@@ -369,7 +368,7 @@ def _introspect(conn: psycopg.Connection, refs: list[TableRef], sample_rows: int
         elif contype == "c":
             info.check_constraints.append({"name": name, "definition": definition})
         else:
-            info.foreign_keys.append(ForeignKey.model_construct(name=name, columns=list(columns), ref_schema=ref_schema,
+            info.foreign_keys.append(ForeignKey(name=name, columns=list(columns), ref_schema=ref_schema,
                                                 ref_table=ref_table, ref_columns=list(ref_columns),
                                                 definition=definition))
     _detect_enum_like(conn, tables, result)
