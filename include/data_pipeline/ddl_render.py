@@ -84,14 +84,16 @@ def _generated_note(info: TableInfo) -> str | None:
         return "-- Comments: generated (the database has none)"
     if info.comment_generated or generated:
         what = (["table"] if info.comment_generated else []) + [quote_if_needed(n) for n in generated]
-        return "-- Comments: from the database; generated for " + ", ".join(what)
+        return "-- Comments: from the database; generated for " + one_line(", ".join(what))
     return None
 
 
 def render_ddl(info: TableInfo) -> str:
     """The table's ``.ddl`` file."""
     name = table_name_sql(info)
-    lines = [f"-- {qualified_display(info)}" + (f": {one_line(info.comment)}" if info.comment else "")]
+    # Every ``--`` line goes through one_line: a newline inside a quoted name or comment would end the
+    # comment and turn the rest of the line into SQL.
+    lines = [f"-- {one_line(qualified_display(info))}" + (f": {one_line(info.comment)}" if info.comment else "")]
     note = _generated_note(info)
     if note:
         lines.append(note)
@@ -100,9 +102,9 @@ def render_ddl(info: TableInfo) -> str:
     lines.append(f"-- Estimated rows: {info.row_estimate}")
     enum_types = sorted({c.data_type.removesuffix("[]") for c in info.columns if c.base_type == "enum"})
     if enum_types:
-        lines.append("-- Needs enum types: " + ", ".join(enum_types))
+        lines.append("-- Needs enum types: " + one_line(", ".join(enum_types)))
     if info.partition_of:
-        lines.append(f"-- Partition of {info.partition_of} {one_line(info.partition_bound)}")
+        lines.append(f"-- Partition of {one_line(info.partition_of)} {one_line(info.partition_bound)}")
     lines.extend(f"CREATE SEQUENCE IF NOT EXISTS {seq};" for seq in _sequences(info))
     body = [_column_sql(c) for c in info.columns]
     if info.kind not in ("view", "materialized view"):
@@ -172,7 +174,7 @@ def _flags(info: TableInfo, column: ColumnInfo) -> list[str]:
 
 def render_detail_md(info: TableInfo) -> str:
     """The table's ``_detail.md`` file: heading, one bullet per column, enum values, keys."""
-    heading = qualified_display(info) + (f"（{one_line(info.comment)}）" if info.comment else "")
+    heading = one_line(qualified_display(info)) + (f"（{one_line(info.comment)}）" if info.comment else "")
     lines = [f"# {heading}", ""]
     if info.kind != "table":
         lines.append(f"Kind: {info.kind}" + (f", partitioned by {info.partition_key}" if info.partition_key else ""))
@@ -184,7 +186,7 @@ def render_detail_md(info: TableInfo) -> str:
         lines.append(note.removeprefix("-- ") + ".")
     lines += ["", "## Columns", ""]
     for column in info.columns:
-        bullet = f"- {quote_if_needed(column.name)} ({column.data_type})"
+        bullet = f"- {one_line(quote_if_needed(column.name))} ({one_line(column.data_type)})"
         if column.comment:
             bullet += f" - {one_line(column.comment)}"
         flags = _flags(info, column)
@@ -198,7 +200,8 @@ def render_detail_md(info: TableInfo) -> str:
         lines += ["", "## Enum values", ""]
         for column in enum_columns:
             source = "enum type" if column.base_type == "enum" else "distinct values"
-            lines.append(f"- {quote_if_needed(column.name)} ({source}): {_join_values(column.enum_values or [])}")
+            lines.append(f"- {one_line(quote_if_needed(column.name))} ({source}): "
+                         f"{_join_values(column.enum_values or [])}")
     keys: list[str] = []
     if info.primary_key:
         keys.append(f"- primary key: ({', '.join(quote_if_needed(c) for c in info.primary_key)})")

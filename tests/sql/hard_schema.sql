@@ -100,7 +100,9 @@ CREATE TABLE audit.events_2024 PARTITION OF audit.events FOR VALUES FROM ('2024-
 CREATE TABLE public."weird.name with space" (
     "a""quote" integer,
     "Mixed Case" text,
-    "年份" smallint
+    "年份" smallint,
+    "two
+lines -- not a comment" text
 );
 
 -- Data: enum-like text columns (few distinct values), analyzed and not analyzed tables.
