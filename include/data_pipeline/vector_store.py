@@ -8,7 +8,10 @@ reads it from ``cmetadata->>'id'``) but the uuid is a uuid5 of collection and te
 document again updates its row instead of adding a duplicate.
 
 Writes go through binary ``COPY`` into a temporary table and one ``INSERT ... ON CONFLICT (id) DO
-UPDATE`` per batch: measured about 3x faster than pipelined ``executemany`` upserts (bench/).
+UPDATE`` per batch, rows merged in id order (concurrent loads lock rows in the same order: no
+deadlock). For 10,000 rows of 1024 dimensions this took 1.0-1.1 s against 1.6-1.8 s for pipelined
+``executemany`` upserts, about the time ``psql \\copy`` needs for a plain insert
+(``bench/bench_training_load.py --strategies``).
 """
 
 from __future__ import annotations
