@@ -32,7 +32,8 @@ def data_pipeline_maintenance() -> None:
         def run_state(dag_id: str, run_id: str) -> str | None:
             if RuntimeTaskInstance.get_dr_count(dag_id=dag_id, run_ids=[run_id]) == 0:
                 return None
-            return str(RuntimeTaskInstance.get_dagrun_state(dag_id=dag_id, run_id=run_id))
+            state = RuntimeTaskInstance.get_dagrun_state(dag_id=dag_id, run_id=run_id)
+            return str(getattr(state, "value", state))  # an enum member: its value is the state name
 
         return reconcile(default_store(), run_state)
 

@@ -1,0 +1,120 @@
+"""The data_pipeline DAG run for real with `airflow dags test` on the demo database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from tests.dag_runs.conftest import DEMO_TABLES, DagRunner
+from tests.fake_openai import FakeOpenAI, Reply
+
+
+def visible(path: Path) -> set[str]:
+    return {p.name for p in path.iterdir() if not p.name.startswith(".")}
+
+
+def test_complete_then_again_then_one_step(runner: DagRunner) -> None:
+    first = runner.dags_test("data_pipeline", {"db_conn_id": "highway_demo", "table_list": DEMO_TABLES,
+                                               "business_context": "高速公路服务区"})
+    assert first.returncode == 0, first.stdout[-4000:] + first.stderr[-4000:]
+    task_id = runner.newest_task()
+    task = runner.store.require_task(task_id)
+    assert task.status == "completed" and task.created_by == "airflow" and task.id.startswith("manual_")
+    assert {s.step_name: s.status for s in runner.store.get_steps(task_id)} == dict.fromkeys(
+        ["ddl_generation", "qa_generation", "sql_validation", "training_load"], "completed")
+    directory = runner.data_dir / task_id
+    first_files = visible(directory)
+    assert {f"{t}.ddl" for t in DEMO_TABLES} | {"metadata.txt", "task_result.json", "table_list.txt"} <= first_files
+    table_list = (directory / "table_list.txt").read_bytes()
+    first_ddl = (directory / "bss_company.ddl").read_bytes()
+    log = (directory / "data_pipeline.log").read_text()
+    assert "[training_load]" in log and "progress" in log
+    outputs = {o.file_path: o for o in runner.store.list_outputs(task_id)}
+    assert outputs["bss_company.ddl"].content_hash and outputs["task_result.json"].is_primary
+
+    second = runner.dags_test("data_pipeline", {"task_id": task_id, "execution_mode": "complete"})
+    assert second.returncode == 0, second.stdout[-4000:]
+    backups = sorted(p for p in directory.iterdir() if p.name.startswith("file_bak_"))
+    assert len(backups) == 1
+    backed_up = visible(backups[0])
+    assert backed_up == (first_files - {"table_list.txt"}) | {"backup_info.json"}
+    assert (backups[0] / "bss_company.ddl").read_bytes() == first_ddl
+    info = json.loads((backups[0] / "backup_info.json").read_text())
+    assert info["task_id"] == task_id and info["failed_files"] == [] and "table_list.txt" not in info["moved_files"]
+    assert (directory / "table_list.txt").read_bytes() == table_list  # never moved, never rewritten
+    assert runner.store.require_task(task_id).result["backup"]["backup_directory"] == backups[0].name
+
+    third = runner.dags_test("data_pipeline", {"task_id": task_id, "execution_mode": "step",
+                                               "step_name": "qa_generation"})
+    assert third.returncode == 0, third.stdout[-4000:]
+    assert sorted(p.name for p in directory.iterdir() if p.name.startswith("file_bak_")) == [backups[0].name]
+    steps = {s.step_name: s.status for s in runner.store.get_steps(task_id)}
+    assert steps == {"ddl_generation": "skipped", "qa_generation": "completed", "sql_validation": "skipped",
+                     "training_load": "skipped"}
+    assert (directory / "bss_company.ddl").read_bytes() == first_ddl  # other steps' files untouched
+    assert len(list((directory / "previous_pairs").glob("qs_*_pair.json"))) == 1
+
+
+def test_no_secret_in_run_conf_xcom_or_logs(runner: DagRunner) -> None:
+    refused = runner.dags_test("data_pipeline", {"db_connection": "postgresql://u:hunter2-secret@h/db",
+                                                 "table_list": ["bss_company"]})
+    assert refused.returncode != 0
+    assert "must not contain db_connection" in refused.stdout + refused.stderr
+
+
+def test_killed_step_retried_resumes_without_redoing_finished_tables(runner: DagRunner) -> None:
+    """A slow LLM makes ddl_generation take seconds; the run is SIGKILLed mid-step, then the task retried."""
+    with FakeOpenAI() as fake:
+        fake.responder = lambda request: Reply(content={"table_comment": "表", "columns": {}}, delay=0.8)
+        env = runner.env(DATA_PIPELINE_LLM_BASE_URL=fake.base_url, DATA_PIPELINE_LLM_MODEL="fake")
+        conf = {"db_conn_id": "highway_demo", "table_list": DEMO_TABLES, "execution_mode": "step",
+                "step_name": "ddl_generation"}
+        cmd = [runner.airflow.bin, "dags", "test", "data_pipeline", "-c", json.dumps(conf)]
+        before_ids = {t.id for t in runner.store.list_tasks().items}
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        deadline = time.monotonic() + 180
+        done: dict[str, dict] = {}
+        task_id = None
+        while time.monotonic() < deadline and len(done) < 4:
+            time.sleep(0.1)
+            if task_id is None:
+                task_id = next((t.id for t in runner.store.list_tasks().items if t.id not in before_ids), None)
+                continue
+            done = {}
+            for item in (runner.data_dir / task_id).glob(".state/ddl_generation/batch_0000/items/*.json"):
+                try:
+                    record = json.loads(item.read_text())
+                except (OSError, ValueError):
+                    continue
+                if record.get("status") == "completed":
+                    done[record["key"]] = record
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        assert 4 <= len(done) < len(DEMO_TABLES), f"kill came at the wrong moment: {len(done)} tables done"
+        assert task_id is not None
+        task = runner.store.require_task(task_id)
+        assert task.status == "in_progress"
+        calls_before = len(fake.requests)
+
+        retry = runner.tasks_test("data_pipeline", "ddl_generation", task.dag_run_id, map_index=0, env=env)
+        assert retry.returncode == 0, retry.stdout[-4000:]
+        directory = runner.data_dir / task_id
+        after = {}
+        for item in directory.glob(".state/ddl_generation/batch_0000/items/*.json"):
+            record = json.loads(item.read_text())
+            after[record["key"]] = record
+        assert len(after) == len(DEMO_TABLES) and all(r["status"] == "completed" for r in after.values())
+        redone = [k for k, r in done.items()
+                  if after[k]["completed_at"] != r["completed_at"] or after[k]["attempts"] != 1]
+        assert redone == []
+        llm_calls_on_retry = len(fake.requests) - calls_before
+        assert llm_calls_on_retry <= len(DEMO_TABLES) - len(done)
+        assert {f"{t}.ddl" for t in DEMO_TABLES} <= visible(directory)
+        assert f"{len(done)} of {len(DEMO_TABLES)} tables already done" in (directory / "data_pipeline.log").read_text()
+        step = next(s for s in runner.store.get_steps(task_id) if s.step_name == "ddl_generation")
+        assert step.status == "completed" and step.progress_done == len(DEMO_TABLES)
