@@ -1,10 +1,16 @@
 """Airflow DAG → platform workflow, so a DAG such as ``data_pipeline`` can run on DolphinScheduler.
 
-One SHELL task per Airflow task, the same dependencies, the schedule converted to Quartz, the DAG
-params as DolphinScheduler global parameters. A task's command is its ``bash_command``, else the
+One SHELL task per Airflow task, the same order of execution, the schedule converted to Quartz, the
+DAG params as DolphinScheduler global parameters. A task's command is its ``bash_command``, else the
 ``shell_command`` key of its ``doc_json`` (how Python tasks say which CLI call does their step);
-``{{ params.NAME }}`` becomes ``${NAME}``, the DolphinScheduler spelling. Airflow is imported only
-inside :func:`load_dag`, so the package stays importable without it.
+``{{ params.NAME }}`` becomes ``${NAME}``, the DolphinScheduler spelling.
+
+A task whose ``doc_json`` has ``"dolphinscheduler": "skip"`` exists only for Airflow (for example the
+planner of a dynamically mapped step, whose CLI command runs every batch itself): it is left out and
+its upstream tasks are connected to its downstream tasks. Edges that a longer path already implies
+are dropped (Airflow adds one from every task whose XCom a task reads, so ``prepare`` would otherwise
+point at every step). Airflow is imported only inside :func:`load_dag`, so the package stays
+importable without it.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import pydantic
 
 from dolphin_publisher.cron import to_quartz
 from dolphin_publisher.errors import CronConversionError, DagImportError
+from dolphin_publisher.graph import remove_nodes_keep_order, transitive_reduction
 from dolphin_publisher.models import GlobalParam, ScheduleSpec, TaskSpec, TaskType, TriggerSource, WorkflowFile
 
 if TYPE_CHECKING:
@@ -36,14 +43,19 @@ def default_dags_folder() -> Path:
     return Path(os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") or PROJECT_ROOT / "dags")
 
 
+def plugins_on_path() -> None:
+    """As Airflow does: DAG files may import helpers from the plugins folder."""
+    plugins = Path(os.environ.get("AIRFLOW__CORE__PLUGINS_FOLDER") or PROJECT_ROOT / "plugins")
+    if plugins.is_dir() and str(plugins) not in sys.path:
+        sys.path.append(str(plugins))
+
+
 def load_dag(dag_id: str, dags_folder: str | Path | None = None) -> Any:
     """Parse the folder with Airflow's DagBag and return the DAG (Airflow logs go to stderr)."""
     folder = Path(dags_folder) if dags_folder else default_dags_folder()
     if not folder.exists():
         raise DagImportError(f"DAG folder {folder} does not exist")
-    plugins = Path(os.environ.get("AIRFLOW__CORE__PLUGINS_FOLDER") or PROJECT_ROOT / "plugins")
-    if plugins.is_dir() and str(plugins) not in sys.path:
-        sys.path.append(str(plugins))  # as Airflow does: DAG files may import helpers from plugins/
+    plugins_on_path()
     with contextlib.redirect_stdout(sys.stderr):
         from airflow.dag_processing.dagbag import DagBag
 
@@ -97,6 +109,16 @@ def _doc_json(task: Any) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _left_out(task: Any) -> bool:
+    value = _doc_json(task).get("dolphinscheduler")
+    if value is None:
+        return False
+    if value != "skip":
+        raise DagImportError(f"task {task.task_id!r} has doc_json dolphinscheduler={value!r}; the only value "
+                             'understood is "skip" (leave the task out, connect its neighbours)')
+    return True
+
+
 def _schedule(dag: Any) -> ScheduleSpec | None:
     timetable = dag.timetable
     kind = type(timetable).__name__
@@ -139,15 +161,22 @@ def _params(dag: Any) -> list[GlobalParam]:
 def dag_to_workflow(dag: Any) -> WorkflowFile:
     """The workflow file for ``dag``; platform task ids are ``<dag_id>.<task_id>``."""
     prefix = f"{dag.dag_id}."
-    tasks, problems = [], []
+    tasks, problems, left_out = [], [], set()
     for task in sorted(dag.tasks, key=lambda t: t.task_id):
         try:
-            tasks.append(_task_spec(task, prefix))
+            if _left_out(task):
+                left_out.add(task.task_id)
+            else:
+                tasks.append(_task_spec(task, prefix))
         except DagImportError as exc:
             problems.append(exc.message)
     if problems:
         raise DagImportError("; ".join(problems), problems=problems)
-    dependencies = sorted((prefix + up, prefix + task.task_id) for task in dag.tasks for up in task.upstream_task_ids)
+    ids = sorted(task.task_id for task in dag.tasks)
+    edges = [(up, task.task_id) for task in dag.tasks for up in task.upstream_task_ids]
+    kept = [i for i in ids if i not in left_out]
+    dependencies = [(prefix + a, prefix + b)
+                    for a, b in transitive_reduction(kept, remove_nodes_keep_order(ids, edges, left_out))]
     try:
         return WorkflowFile(
             name=dag.dag_id, description=str(getattr(dag, "description", None) or ""), schedule=_schedule(dag),

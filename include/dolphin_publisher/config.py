@@ -19,7 +19,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from dolphin_publisher.errors import ConfigError
+from dolphin_publisher.errors import ConfigError, NotConfiguredError
 from dolphin_publisher.gateway import DEFAULT_PORT, gateway_settings_from_env
 from dolphin_publisher.repository import Database
 from platform_db import ConnectionInfo, get_connection
@@ -113,10 +113,13 @@ def load_config(db: Database, environment: str | None = None) -> IntegrationConf
     with db.transaction() as repo:
         row = repo.get_integration_config(env)
     if row is None:
-        raise ConfigError(
-            f"DolphinScheduler is not configured: define the Airflow connection {CONN_ID} (host = REST base "
-            f"URL, password = access token, extra = {{\"project_code\": ...}}) or a workflow_integration_config "
-            f"row for environment {env!r}"
+        raise NotConfiguredError(
+            f"DolphinScheduler is not configured: add the Airflow connection {CONN_ID} (Admin > Connections, or "
+            f"the environment variable AIRFLOW_CONN_{CONN_ID.upper()}) with host = the REST base URL (for "
+            f"example http://ds:12345/dolphinscheduler), password = a DolphinScheduler access token and extra = "
+            f"{{\"project_code\": <project code>}}; or add a workflow_integration_config row for environment "
+            f"{env!r}",
+            details={"connection_id": CONN_ID, "environment": env},
         )
     return IntegrationConfig(
         environment=row["environment"], rest_base_url=row["rest_base_url"].rstrip("/"), token=row["token"],

@@ -54,10 +54,20 @@ class ConflictError(PublisherError):
 
 
 class ConfigError(PublisherError):
-    """DolphinScheduler integration is not configured (or configured incompletely)."""
+    """The DolphinScheduler settings are incomplete or wrong.
+
+    503, not 500: the platform's own routes work; the DolphinScheduler ones are unavailable until an
+    operator fixes the settings, and the message says which.
+    """
 
     error_code = "CONFIG_ERROR"
-    http_status = 500
+    http_status = 503
+
+
+class NotConfiguredError(ConfigError):
+    """No DolphinScheduler settings at all: the message tells how to add them."""
+
+    error_code = "DOLPHIN_NOT_CONFIGURED"
 
 
 class DagImportError(WorkflowValidationError):

@@ -1,9 +1,10 @@
 """Run by the tests in a subprocess: Airflow is loaded here, never in the pytest process.
 
-(A ``tests/airflow`` package would shadow the real ``airflow`` inside pytest, and Airflow's logging
-setup is process-wide; a subprocess keeps both away from the other tests.)
+(Airflow's logging setup and DAG parsing are process-wide; a subprocess keeps them away from the
+other tests, and each test run parses the DAG folders once.)
 
-    airflow_probe.py specs FOLDER::ID,ID [...]   → {folder: {dag_id: {"spec": WorkflowFile} | {"error": ...}}}
+    airflow_probe.py specs FOLDER::ID,ID [...]   → {folder: {dag_id: {"spec": WorkflowFile, "airflow_tasks": [...]}
+                                                                    | {"error": ...}}}
     airflow_probe.py history DAG_FILE            → DAG shape and the result of running its task
 """
 
@@ -18,15 +19,17 @@ from typing import Any
 def specs(folder: str, dag_ids: list[str]) -> dict[str, Any]:
     from airflow.dag_processing.dagbag import DagBag
 
-    from dolphin_publisher.airflow_import import dag_to_workflow, load_dag
+    from dolphin_publisher.airflow_import import dag_to_workflow, load_dag, plugins_on_path
     from dolphin_publisher.errors import PublisherError
 
+    plugins_on_path()
     dags = DagBag(dag_folder=folder).dags  # parsed once; load_dag only for the "not found" message
     result: dict[str, Any] = {}
     for dag_id in dag_ids or sorted(dags):
         try:
             dag = dags[dag_id] if dag_id in dags else load_dag(dag_id, folder)
-            result[dag_id] = {"spec": dag_to_workflow(dag).model_dump(mode="json")}
+            result[dag_id] = {"spec": dag_to_workflow(dag).model_dump(mode="json"),
+                              "airflow_tasks": sorted(dag.task_ids)}
         except PublisherError as exc:
             result[dag_id] = {"error": exc.to_dict()}
     return result

@@ -1,7 +1,8 @@
 """Airflow DAG → platform workflow → DolphinScheduler definition whose tasks run our CLI per step.
 
-The DAG under test defaults to tests/dolphin/dags/data_pipeline.py (the shape of the planned
-data_pipeline DAG); point DOLPHIN_IMPORT_DAGS_FOLDER at dags/ to run the same checks on the real one.
+The DAG under test is the project's real ``data_pipeline`` (dags/; DOLPHIN_IMPORT_DAGS_FOLDER points
+elsewhere). It has Airflow-only batch planners for its mapped steps; DolphinScheduler gets one task
+per step in a chain, because each step's CLI command runs all of its batches itself.
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from dolphin_publisher.runtime import Runtime
 
 from .fake_dolphinscheduler import FakeDolphinScheduler
 
-DAGS_FOLDER = Path(os.environ.get("DOLPHIN_IMPORT_DAGS_FOLDER") or Path(__file__).parent / "dags")
-DAG_ID = os.environ.get("DOLPHIN_IMPORT_DAG_ID", "data_pipeline")
+DAGS_FOLDER = Path(os.environ.get("DOLPHIN_IMPORT_DAGS_FOLDER") or Path(__file__).resolve().parents[2] / "dags")
+DAG_ID = "data_pipeline"
 STEPS = ["prepare", "backup_existing_files", "ddl_generation", "qa_generation", "sql_validation", "training_load",
          "finalize"]
-
-
+CHAIN = set(itertools.pairwise(STEPS))
 PROBE = Path(__file__).parent / "airflow_probe.py"
 
 
@@ -39,37 +39,26 @@ def probe(env: dict[str, str], *args: str) -> dict[str, Any]:
     return json.loads(done.stdout)
 
 
-STAND_IN = "tests" in DAGS_FOLDER.parts
+def _edges(spec: WorkflowFile) -> set[tuple[str, str]]:
+    by_id = {t.task_id: t.name for t in spec.tasks}
+    return {(by_id[a], by_id[b]) for a, b in spec.dependencies or []}
 
 
-def _reachable(edges: set[tuple[str, str]], start: str) -> set[str]:
-    found, stack = set(), [start]
-    while stack:
-        node = stack.pop()
-        for a, b in edges:
-            if a == node and b not in found:
-                found.add(b)
-                stack.append(b)
-    return found
-
-
-def test_the_pipeline_dag_becomes_one_task_per_step(pipeline_spec: WorkflowFile) -> None:
+def test_the_pipeline_dag_becomes_one_task_per_step_in_a_chain(loaded: dict[str, Any],
+                                                               pipeline_spec: WorkflowFile) -> None:
+    assert {"plan_ddl_generation", "plan_sql_validation"} <= set(loaded["pipeline"]["airflow_tasks"])
     assert pipeline_spec.name == DAG_ID
-    names = {t.name for t in pipeline_spec.tasks}
-    assert set(STEPS) <= names  # one platform task per Airflow task; the real DAG may add helper tasks
-    assert len(names) == len(pipeline_spec.tasks)
-    by_id = {t.task_id: t.name for t in pipeline_spec.tasks}
-    edges = {(by_id[a], by_id[b]) for a, b in pipeline_spec.dependencies or []}
-    for earlier, later in itertools.pairwise(STEPS):
-        assert later in _reachable(edges, earlier), f"{later} does not run after {earlier}"
-    for task in pipeline_spec.tasks:
-        if task.name in STEPS:
-            assert task.command and task.command.startswith("python -m data_pipeline"), task
-            assert "${task_id}" in task.command
-    assert "task_id" in {p.prop for p in pipeline_spec.global_params}
-    if STAND_IN:
-        assert names == set(STEPS) and edges == set(itertools.pairwise(STEPS))
-        assert pipeline_spec.schedule is None
+    assert sorted(t.name for t in pipeline_spec.tasks) == sorted(STEPS)  # no plan_* helper tasks
+    assert {t.task_id for t in pipeline_spec.tasks} == {f"{DAG_ID}.{step}" for step in STEPS}
+    # The planners' neighbours are connected, and prepare's XCom edges to every step are implied by the chain.
+    assert _edges(pipeline_spec) == CHAIN
+    commands = {t.name: t.command or "" for t in pipeline_spec.tasks}
+    for step in STEPS:
+        assert commands[step].startswith("python -m data_pipeline ") and "${task_id}" in commands[step], step
+    for step in ("ddl_generation", "qa_generation", "sql_validation", "training_load"):
+        assert f"--step-name {step}" in commands[step]
+    assert {"task_id", "execution_mode"} <= {p.prop for p in pipeline_spec.global_params}
+    assert pipeline_spec.schedule is None
 
 
 def test_pipeline_published_to_dolphinscheduler(runtime: Runtime, fake_ds: FakeDolphinScheduler,
@@ -84,33 +73,21 @@ def test_pipeline_published_to_dolphinscheduler(runtime: Runtime, fake_ds: FakeD
         (instance,) = publisher.start(ref.workflow_id, operator="t",
                                       params={"task_id": "task_20250101_000000"})["instance_ids"]
 
-    # The stored definition is the DAG: same tasks, same edges, roots hanging off preTaskCode 0.
-    by_id = {t.task_id: t for t in pipeline_spec.tasks}
-    dag_edges = {(by_id[a].name, by_id[b].name) for a, b in pipeline_spec.dependencies or []}
-    dag_roots = {t.name for t in pipeline_spec.tasks} - {b for _, b in dag_edges}
+    # Exactly one DolphinScheduler task per step, chained, prepare hanging off preTaskCode 0.
     name_of = {t["code"]: t["name"] for t in stored.tasks}
-    assert sorted(name_of.values()) == sorted(t.name for t in pipeline_spec.tasks)
-    assert {name_of[r["postTaskCode"]] for r in stored.relations if r["preTaskCode"] == 0} == dag_roots
+    assert sorted(name_of.values()) == sorted(STEPS)
+    assert [name_of[r["postTaskCode"]] for r in stored.relations if r["preTaskCode"] == 0] == ["prepare"]
     assert {(name_of[r["preTaskCode"]], name_of[r["postTaskCode"]])
-            for r in stored.relations if r["preTaskCode"]} == dag_edges
-    scripts = {t["name"]: t["taskParams"]["rawScript"] for t in stored.tasks}
+            for r in stored.relations if r["preTaskCode"]} == CHAIN
+    assert len(stored.relations) == len(STEPS)
     assert all(t["taskType"] == "SHELL" for t in stored.tasks)
-    assert scripts == {t.name: t.command for t in pipeline_spec.tasks}
+    scripts = {t["name"]: t["taskParams"]["rawScript"] for t in stored.tasks}
     for step in STEPS:
-        assert scripts[step].startswith("python -m data_pipeline") and "${task_id}" in scripts[step], step
-    assert "--step-name ddl_generation" in scripts["ddl_generation"]
-    if STAND_IN:
-        assert dag_roots == {"prepare"} and dag_edges == set(itertools.pairwise(STEPS))
+        assert scripts[step].startswith("python -m data_pipeline ") and "${task_id}" in scripts[step], step
+    assert scripts["ddl_generation"] == "python -m data_pipeline step --task-id ${task_id} --step-name ddl_generation"
     params = {p["prop"]: p for p in json.loads(stored.global_params)}
     assert params["task_id"]["direct"] == "IN" and params["task_id"]["type"] == "VARCHAR"
     assert json.loads(fake_ds.instances[instance]["startParams"]) == {"task_id": "task_20250101_000000"}
-
-
-def test_retries_and_timeouts_are_carried_over(pipeline_spec: WorkflowFile) -> None:
-    if not STAND_IN:
-        pytest.skip("values specific to the stand-in DAG")
-    step = next(t for t in pipeline_spec.tasks if t.name == "sql_validation")
-    assert (step.retries, step.retry_delay_minutes, step.timeout_minutes) == (2, 2, 120)
 
 
 _ODD_DAGS = {
@@ -137,6 +114,38 @@ _ODD_DAGS = {
         with DAG("templated", schedule="@daily", start_date=pendulum.datetime(2025, 1, 1)):
             BashOperator(task_id="dated", bash_command="load --date {{ ds }}")
     """,
+    "tuned.py": """
+        import datetime, pendulum
+        from airflow.sdk import DAG
+        from airflow.providers.standard.operators.bash import BashOperator
+        with DAG("tuned", schedule=None, start_date=pendulum.datetime(2025, 1, 1)):
+            BashOperator(task_id="slow", bash_command="sleep 1", retries=3, retry_delay=datetime.timedelta(seconds=90),
+                         execution_timeout=datetime.timedelta(hours=2))
+    """,
+    "bridged.py": """
+        import json, pendulum
+        from airflow.sdk import DAG, task
+        from airflow.providers.standard.operators.bash import BashOperator
+        skip = json.dumps({"dolphinscheduler": "skip"})
+        with DAG("bridged", schedule=None, start_date=pendulum.datetime(2025, 1, 1)):
+            a, b, c, d = (BashOperator(task_id=n, bash_command=f"echo {n}") for n in "abcd")
+            @task(doc_json=skip)
+            def fan_out(): ...
+            @task(doc_json=skip)
+            def plan(): ...
+            f, p = fan_out(), plan()
+            a >> f >> [b, c]
+            b >> p >> d
+            c >> d
+            a >> d
+    """,
+    "odd_value.py": """
+        import json, pendulum
+        from airflow.sdk import DAG
+        from airflow.providers.standard.operators.bash import BashOperator
+        with DAG("odd_value", schedule=None, start_date=pendulum.datetime(2025, 1, 1)):
+            BashOperator(task_id="x", bash_command="true", doc_json=json.dumps({"dolphinscheduler": "maybe"}))
+    """,
     "delta.py": """
         import datetime, pendulum
         from airflow.sdk import DAG
@@ -154,7 +163,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory, airflow_subprocess_env: dic
     for name, source in _ODD_DAGS.items():
         (odd / name).write_text(textwrap.dedent(source))
     result = probe(airflow_subprocess_env, "specs", f"{DAGS_FOLDER}::{DAG_ID}",
-                   f"{odd}::cron_dag,no_command,templated,delta,nope")
+                   f"{odd}::cron_dag,no_command,templated,delta,tuned,bridged,odd_value,nope")
     return {"pipeline": result[str(DAGS_FOLDER)][DAG_ID], **result[str(odd)]}
 
 
@@ -177,7 +186,19 @@ def test_cron_schedule_params_and_param_templates(odd_dags: dict[str, Any]) -> N
     assert spec.tasks[0].command == "echo ${limit} rows"
 
 
+def test_retries_and_timeouts_are_carried_over(odd_dags: dict[str, Any]) -> None:
+    (task,) = WorkflowFile.model_validate(odd_dags["tuned"]["spec"]).tasks
+    assert (task.retries, task.retry_delay_minutes, task.timeout_minutes) == (3, 2, 120)  # minutes round up
+
+
+def test_airflow_only_tasks_are_left_out_and_their_neighbours_connected(odd_dags: dict[str, Any]) -> None:
+    spec = WorkflowFile.model_validate(odd_dags["bridged"]["spec"])
+    assert sorted(t.name for t in spec.tasks) == ["a", "b", "c", "d"]
+    assert _edges(spec) == {("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")}  # a >> d is implied: dropped
+
+
 @pytest.mark.parametrize(("dag_id", "message"), [
+    ("odd_value", "the only value understood is \"skip\""),
     ("no_command", "task 'mystery' has no command"),
     ("templated", "Airflow templating"),
     ("delta", "has no DolphinScheduler equivalent"),

@@ -16,8 +16,6 @@ from dolphin_publisher.repository import Database
 from .conftest import PROJECT_CODE
 from .fake_dolphinscheduler import FakeDolphinScheduler
 
-STAND_IN_DAGS = Path(__file__).parent / "dags"
-
 
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, db: Database, fake_ds: FakeDolphinScheduler) -> dict[str, str]:
@@ -99,8 +97,9 @@ def test_unconfigured_dolphinscheduler_is_a_clear_error(monkeypatch: pytest.Monk
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("DATA_PIPELINE_DB_URI", db.dsn)
     code, body = run(capsys, "ping")
-    assert code == 1 and body["error"]["type"] == "CONFIG_ERROR"
+    assert code == 1 and body["error"]["type"] == "DOLPHIN_NOT_CONFIGURED"
     assert "dolphinscheduler_default" in body["error"]["message"]
+    assert "AIRFLOW_CONN_DOLPHINSCHEDULER_DEFAULT" in body["error"]["message"]
 
 
 def _module(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -111,13 +110,14 @@ def _module(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
 def test_python_dash_m_import_dag_and_publish(cli_env: dict[str, str], fake_ds: FakeDolphinScheduler,
                                               airflow_subprocess_env: dict[str, str]) -> None:
     env = {**airflow_subprocess_env, **cli_env}
-    imported = _module(["import-dag", "data_pipeline", "--dags-folder", str(STAND_IN_DAGS)], env)
+    imported = _module(["import-dag", "data_pipeline"], env)  # the project's dags/ folder by default
     assert imported.returncode == 0, imported.stderr[-2000:]
     body = json.loads(imported.stdout)  # Airflow's own logging stays off stdout
     assert body["name"] == "data_pipeline" and body["version"] == 1
     published = _module(["publish", "data_pipeline", "--operation", "deploy"], env)
     assert published.returncode == 0, published.stdout
-    assert len(fake_ds.definitions[json.loads(published.stdout)["engine_workflow_code"]].tasks) == 7
+    stored = fake_ds.definitions[json.loads(published.stdout)["engine_workflow_code"]]
+    assert len(stored.tasks) == 7  # one per step; Airflow's batch planners are left out
 
 
 def test_python_dash_m_reports_an_invalid_token(cli_env: dict[str, str], fake_ds: FakeDolphinScheduler,
