@@ -5,28 +5,40 @@ reads and one for writes. The write dependency's return value (a user object or 
 ``operator`` of versions and publish records. Every answer uses the project's envelope
 ``{"success", "code", "message", "data"}``; errors add ``error_code``. Tokens never appear in an
 answer: the config's public view leaves them out and errors carry only the server's code and msg.
+
+Every status a route can answer is declared in its OpenAPI ``responses``: 400 (invalid input), 401
+and 403 (the plugin's auth), 500, and per route 404, 409, 502 (DolphinScheduler refused) and 503
+(DolphinScheduler not configured or unreachable). Routes that need DolphinScheduler look the
+workflow up first, so an unknown workflow is a 404 whatever the settings.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException  # FastAPI's own is a subclass; body parse errors raise this one
 
-from dolphin_publisher.errors import DolphinError, PublisherError
+from dolphin_publisher.errors import DolphinError, NotFoundError, PublisherError
 from dolphin_publisher.models import (
+    BIGINT_MAX,
+    INT_MAX,
+    TASK_ID_PATTERN,
     PublishOperation,
     PublishRecord,
+    PublishStatus,
     ReassignMode,
+    TaskId,
     TaskInfo,
     TaskSpec,
+    Text,
     VersionInfo,
     WorkflowDetail,
     WorkflowFile,
@@ -45,6 +57,16 @@ class Envelope(BaseModel, Generic[D]):
     message: str
     data: D | None = None
     error_code: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error answer; ``data`` holds details (validation errors, DolphinScheduler's code and msg)."""
+
+    success: bool
+    code: int
+    message: str
+    error_code: str
+    data: dict[str, Any] | None = None
 
 
 class Page(BaseModel, Generic[D]):
@@ -68,32 +90,32 @@ class PublishRequest(BaseModel):
 
 class RollbackRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=INT_MAX)
     reassign_mode: ReassignMode | None = None
 
 
 class StartRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    params: dict[str, str] = Field(default_factory=dict)
+    params: dict[Text, Text] = Field(default_factory=dict)
     failure_strategy: str = Field(default="CONTINUE", pattern="^(CONTINUE|END)$")
     dry_run: bool = False
 
 
 class BatchStartRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    workflow_ids: list[int] = Field(min_length=1, max_length=100)
+    workflow_ids: list[Annotated[int, Field(ge=1, le=BIGINT_MAX)]] = Field(min_length=1, max_length=100)
 
 
 class AssignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    task_ids: list[str] = Field(min_length=1, max_length=5000)
+    task_ids: list[TaskId] = Field(min_length=1, max_length=5000)
     mode: ReassignMode | None = None
-    dependencies: list[tuple[str, str]] | None = None
+    dependencies: list[tuple[TaskId, TaskId]] | None = None
 
 
 class ReassignRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    workflow_id: int
+    workflow_id: int = Field(ge=1, le=BIGINT_MAX)
     mode: ReassignMode
 
 
@@ -102,13 +124,46 @@ class TasksUpsertRequest(BaseModel):
     tasks: list[TaskSpec] = Field(min_length=1, max_length=5000)
 
 
+WorkflowId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="platform workflow id")]
+VersionNo = Annotated[int, Path(ge=1, le=INT_MAX, description="version number of the workflow")]
+InstanceId = Annotated[int, Path(ge=1, le=INT_MAX, description="DolphinScheduler workflow instance id")]
+TaskInstanceId = Annotated[int, Path(ge=1, le=INT_MAX, description="DolphinScheduler task instance id")]
+TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, description="platform task id")]
+
+_ERROR_TEXT = {
+    400: "Invalid request: parameters or body fail validation (error_code VALIDATION_ERROR)",
+    401: "Not authenticated: no valid Airflow token",
+    403: "Not allowed: needs read (GET) or run (other methods) access to the data_pipeline DAG",
+    404: "Workflow, version, task or instance not found (NOT_FOUND)",
+    409: "Conflicts with the current state: name taken, task owned by another workflow, publish running, "
+         "workflow offline or not deployed, ONLINE in DolphinScheduler (CONFLICT)",
+    500: "Unexpected error; details in the API server log (INTERNAL_ERROR)",
+    502: "DolphinScheduler refused the request; data has its code and msg (DOLPHIN_ERROR, DOLPHIN_AUTH_ERROR)",
+    503: "DolphinScheduler unavailable: not configured (DOLPHIN_NOT_CONFIGURED; the message says how to configure "
+         "it), settings incomplete (CONFIG_ERROR), or not reachable (DOLPHIN_UNAVAILABLE)",
+}
+
+
+def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The route's error statuses: validation, auth and internal errors always, plus ``codes``."""
+    return {code: {"model": ErrorEnvelope, "description": _ERROR_TEXT[code]}
+            for code in sorted({400, 401, 403, 500, *codes})}
+
+
+FOUND = _errors(404)
+CHANGE = _errors(404, 409)
+REMOTE = _errors(404, 409, 502, 503)
+READ_REMOTE = _errors(404, 502, 503)
+
+
 def _answer(data: Any = None, *, message: str = "ok", status: int = 200) -> JSONResponse:
     return JSONResponse(status_code=status, content=jsonable_encoder(
         {"success": True, "code": status, "message": message, "data": data}))
 
 
-def _error(status: int, error_code: str, message: str, data: Any = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content=jsonable_encoder(
+def _error(status: int, error_code: str, message: str, data: Any = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(status_code=status, headers=headers, content=jsonable_encoder(
         {"success": False, "code": status, "message": message, "error_code": error_code, "data": data}))
 
 
@@ -144,7 +199,8 @@ class EnvelopeRoute(APIRoute):
                 return _error(400, "VALIDATION_ERROR", "invalid request: " + "; ".join(
                     f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors), {"errors": errors})
             except HTTPException as exc:
-                return _error(exc.status_code, _HTTP_CODES.get(exc.status_code, "HTTP_ERROR"), str(exc.detail))
+                return _error(exc.status_code, _HTTP_CODES.get(exc.status_code, "HTTP_ERROR"), str(exc.detail),
+                              headers=exc.headers)
             except Exception:
                 log.exception("unexpected error in %s %s", request.method, request.url.path)
                 return _error(500, "INTERNAL_ERROR", "internal error; see the API server log")
@@ -174,40 +230,46 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
 
     # ---- workflows -------------------------------------------------------------------------------
 
-    @router.get("/workflows", dependencies=reader, response_model=Envelope[Page[WorkflowSummary]])
-    def list_workflows(status: WorkflowStatus | None = None, publish_status: str | None = None,
-                       search: str | None = Query(default=None, max_length=200),
-                       limit: int = Query(default=50, ge=1, le=500), offset: int = Query(default=0, ge=0)) -> Any:
+    @router.get("/workflows", dependencies=reader, response_model=Envelope[Page[WorkflowSummary]],
+                responses=_errors())
+    def list_workflows(status: WorkflowStatus | None = None, publish_status: PublishStatus | None = None,
+                       search: str | None = Query(default=None, max_length=200, pattern=r"^[^\x00]*$"),
+                       limit: int = Query(default=50, ge=1, le=500),
+                       offset: int = Query(default=0, ge=0, le=INT_MAX)) -> Any:
         items, total = make_runtime().workflows.list(status=status.value if status else None,
-                                                     publish_status=publish_status, search=search, limit=limit,
-                                                     offset=offset)
+                                                     publish_status=publish_status.value if publish_status else None,
+                                                     search=search, limit=limit, offset=offset)
         return _answer({"items": items, "total": total, "limit": limit, "offset": offset})
 
-    @router.post("/workflows", status_code=201, response_model=Envelope[WorkflowRefOut])
+    @router.post("/workflows", status_code=201, response_model=Envelope[WorkflowRefOut], responses=_errors(409))
     def create_workflow(body: WorkflowFile, user: Any = Depends(write_access)) -> Any:
         ref = make_runtime().workflows.create(body, operator=_operator(user))
         return _answer(ref.to_dict(), message="workflow created", status=201)
 
-    @router.post("/workflows/batch-start", response_model=Envelope[dict[str, Any]])
+    @router.post("/workflows/batch-start", response_model=Envelope[dict[str, Any]], responses=REMOTE)
     def batch_start(body: BatchStartRequest, user: Any = Depends(write_access)) -> Any:
-        with make_runtime().publisher() as publisher:
+        runtime = make_runtime()
+        for workflow_id in dict.fromkeys(body.workflow_ids):
+            runtime.workflows.require(workflow_id)
+        with runtime.publisher() as publisher:
             return _answer(publisher.batch_start(body.workflow_ids, operator=_operator(user)),
                            message="instances started")
 
-    @router.get("/workflows/{workflow_id}", dependencies=reader, response_model=Envelope[WorkflowDetail])
-    def get_workflow(workflow_id: int) -> Any:
+    @router.get("/workflows/{workflow_id}", dependencies=reader, response_model=Envelope[WorkflowDetail],
+                responses=FOUND)
+    def get_workflow(workflow_id: WorkflowId) -> Any:
         return _answer(make_runtime().workflows.get(workflow_id))
 
-    @router.put("/workflows/{workflow_id}", response_model=Envelope[WorkflowRefOut])
-    def update_workflow(workflow_id: int, body: WorkflowFile, user: Any = Depends(write_access)) -> Any:
+    @router.put("/workflows/{workflow_id}", response_model=Envelope[WorkflowRefOut], responses=CHANGE)
+    def update_workflow(workflow_id: WorkflowId, body: WorkflowFile, user: Any = Depends(write_access)) -> Any:
         ref = make_runtime().workflows.update(workflow_id, body, operator=_operator(user))
         return _answer(ref.to_dict(), message="new version created" if ref.changed else "no change")
 
-    @router.delete("/workflows/{workflow_id}", response_model=Envelope[dict[str, Any]])
-    def delete_workflow(workflow_id: int, delete_in_dolphinscheduler: bool = False,
+    @router.delete("/workflows/{workflow_id}", response_model=Envelope[dict[str, Any]], responses=REMOTE)
+    def delete_workflow(workflow_id: WorkflowId, delete_in_dolphinscheduler: bool = False,
                         user: Any = Depends(write_access)) -> Any:
         runtime = make_runtime()
-        runtime.workflows.get(workflow_id)  # 404 before any remote call
+        runtime.workflows.require(workflow_id)  # 404 before any remote call
         code = None
         if delete_in_dolphinscheduler:
             with runtime.publisher() as publisher:
@@ -218,40 +280,44 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
 
     # ---- versions --------------------------------------------------------------------------------
 
-    @router.get("/workflows/{workflow_id}/versions", dependencies=reader, response_model=Envelope[list[VersionInfo]])
-    def list_versions(workflow_id: int) -> Any:
+    @router.get("/workflows/{workflow_id}/versions", dependencies=reader, response_model=Envelope[list[VersionInfo]],
+                responses=FOUND)
+    def list_versions(workflow_id: WorkflowId) -> Any:
         return _answer(make_runtime().versions.list(workflow_id))
 
     @router.get("/workflows/{workflow_id}/versions/{version}", dependencies=reader,
-                response_model=Envelope[VersionInfo])
-    def get_version(workflow_id: int, version: int) -> Any:
+                response_model=Envelope[VersionInfo], responses=FOUND)
+    def get_version(workflow_id: WorkflowId, version: VersionNo) -> Any:
         return _answer(make_runtime().versions.get(workflow_id, version))
 
-    @router.get("/workflows/{workflow_id}/diff", dependencies=reader, response_model=Envelope[dict[str, Any]])
-    def diff(workflow_id: int, from_version: int = Query(ge=1), to_version: int = Query(ge=1)) -> Any:
+    @router.get("/workflows/{workflow_id}/diff", dependencies=reader, response_model=Envelope[dict[str, Any]],
+                responses=FOUND)
+    def diff(workflow_id: WorkflowId, from_version: int = Query(ge=1, le=INT_MAX),
+             to_version: int = Query(ge=1, le=INT_MAX)) -> Any:
         return _answer(make_runtime().versions.diff(workflow_id, from_version, to_version))
 
-    @router.post("/workflows/{workflow_id}/rollback", response_model=Envelope[WorkflowRefOut])
-    def rollback(workflow_id: int, body: RollbackRequest, user: Any = Depends(write_access)) -> Any:
+    @router.post("/workflows/{workflow_id}/rollback", response_model=Envelope[WorkflowRefOut], responses=CHANGE)
+    def rollback(workflow_id: WorkflowId, body: RollbackRequest, user: Any = Depends(write_access)) -> Any:
         ref = make_runtime().versions.rollback(workflow_id, body.version, operator=_operator(user),
                                                mode=body.reassign_mode)
         return _answer(ref.to_dict(), message=f"rolled back to the content of version {body.version}")
 
     # ---- platform state and publishing -----------------------------------------------------------
 
-    @router.post("/workflows/{workflow_id}/online", response_model=Envelope[WorkflowSummary])
-    def platform_online(workflow_id: int, user: Any = Depends(write_access)) -> Any:
+    @router.post("/workflows/{workflow_id}/online", response_model=Envelope[WorkflowSummary], responses=FOUND)
+    def platform_online(workflow_id: WorkflowId, user: Any = Depends(write_access)) -> Any:
         return _answer(make_runtime().workflows.set_status(workflow_id, WorkflowStatus.ONLINE,
                                                            operator=_operator(user)), message="online on the platform")
 
-    @router.post("/workflows/{workflow_id}/offline", response_model=Envelope[WorkflowSummary])
-    def platform_offline(workflow_id: int, user: Any = Depends(write_access)) -> Any:
+    @router.post("/workflows/{workflow_id}/offline", response_model=Envelope[WorkflowSummary], responses=FOUND)
+    def platform_offline(workflow_id: WorkflowId, user: Any = Depends(write_access)) -> Any:
         return _answer(make_runtime().workflows.set_status(workflow_id, WorkflowStatus.OFFLINE,
                                                            operator=_operator(user)), message="offline on the platform")
 
-    @router.post("/workflows/{workflow_id}/publish", response_model=Envelope[PublishRecord])
-    def publish(workflow_id: int, body: PublishRequest, user: Any = Depends(write_access)) -> Any:
+    @router.post("/workflows/{workflow_id}/publish", response_model=Envelope[PublishRecord], responses=REMOTE)
+    def publish(workflow_id: WorkflowId, body: PublishRequest, user: Any = Depends(write_access)) -> Any:
         runtime = make_runtime()
+        runtime.workflows.require(workflow_id)
         with runtime.publisher() as publisher:
             outcome = publisher.publish(workflow_id, body.operation, operator=_operator(user))
         if outcome.error is not None:
@@ -259,71 +325,84 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
         return _answer(outcome.record, message=f"{body.operation.value}: {outcome.record.status.value}")
 
     @router.get("/workflows/{workflow_id}/publish-records", dependencies=reader,
-                response_model=Envelope[list[PublishRecord]])
-    def publish_records(workflow_id: int, limit: int = Query(default=50, ge=1, le=500)) -> Any:
+                response_model=Envelope[list[PublishRecord]], responses=FOUND)
+    def publish_records(workflow_id: WorkflowId, limit: int = Query(default=50, ge=1, le=500)) -> Any:
         return _answer(make_runtime().workflows.publish_records(workflow_id, limit=limit))
 
     # ---- instances -------------------------------------------------------------------------------
 
-    @router.post("/workflows/{workflow_id}/start", response_model=Envelope[dict[str, Any]])
-    def start(workflow_id: int, body: StartRequest | None = None, user: Any = Depends(write_access)) -> Any:
+    @router.post("/workflows/{workflow_id}/start", response_model=Envelope[dict[str, Any]], responses=REMOTE)
+    def start(workflow_id: WorkflowId, body: StartRequest | None = None, user: Any = Depends(write_access)) -> Any:
         body = body or StartRequest()
-        with make_runtime().publisher() as publisher:
+        runtime = make_runtime()
+        runtime.workflows.require(workflow_id)
+        with runtime.publisher() as publisher:
             result = publisher.start(workflow_id, operator=_operator(user), params=body.params or None,
                                      failure_strategy=body.failure_strategy, dry_run=body.dry_run)
         return _answer(result, message="instance started")
 
-    @router.get("/workflows/{workflow_id}/executions", dependencies=reader, response_model=Envelope[list[Any]])
-    def executions(workflow_id: int, refresh: bool = False) -> Any:
+    @router.get("/workflows/{workflow_id}/executions", dependencies=reader, response_model=Envelope[list[Any]],
+                responses=READ_REMOTE)
+    def executions(workflow_id: WorkflowId, refresh: bool = False) -> Any:
         """The cached latest executions; ``refresh=true`` syncs them from DolphinScheduler first."""
         runtime = make_runtime()
+        runtime.workflows.require(workflow_id)
         if refresh:
             with runtime.history() as history:
                 history.sync_workflow(workflow_id)
         return _answer(runtime.workflows.executions(workflow_id))
 
     @router.get("/workflows/{workflow_id}/executions/{instance_id}/tasks", dependencies=reader,
-                response_model=Envelope[dict[str, Any]])
-    def execution_tasks(workflow_id: int, instance_id: int) -> Any:
-        with make_runtime().history() as history:
+                response_model=Envelope[dict[str, Any]], responses=READ_REMOTE)
+    def execution_tasks(workflow_id: WorkflowId, instance_id: InstanceId) -> Any:
+        runtime = make_runtime()
+        if runtime.workflows.require(workflow_id)["workflow_code"] is None:
+            raise NotFoundError(f"instance {instance_id} does not belong to workflow {workflow_id}: "
+                                "the workflow was never deployed to DolphinScheduler")
+        with runtime.history() as history:
             return _answer(history.task_instances(workflow_id, instance_id))
 
-    @router.get("/task-instances/{task_instance_id}/log", dependencies=reader, response_model=Envelope[dict[str, Any]])
-    def task_log(task_instance_id: int, skip_line_num: int = Query(default=0, ge=0),
+    @router.get("/task-instances/{task_instance_id}/log", dependencies=reader,
+                response_model=Envelope[dict[str, Any]], responses=READ_REMOTE)
+    def task_log(task_instance_id: TaskInstanceId, skip_line_num: int = Query(default=0, ge=0, le=INT_MAX),
                  limit: int = Query(default=1000, ge=1, le=10000)) -> Any:
         with make_runtime().history() as history:
             return _answer(history.task_log(task_instance_id, skip_lines=skip_line_num, limit=limit))
 
-    @router.post("/workflows/{workflow_id}/sync", response_model=Envelope[dict[str, Any]])
-    def sync(workflow_id: int, user: Any = Depends(write_access)) -> Any:
-        with make_runtime().history() as history:
+    @router.post("/workflows/{workflow_id}/sync", response_model=Envelope[dict[str, Any]], responses=READ_REMOTE)
+    def sync(workflow_id: WorkflowId, user: Any = Depends(write_access)) -> Any:
+        runtime = make_runtime()
+        runtime.workflows.require(workflow_id)
+        with runtime.history() as history:
             return _answer(history.sync_workflow(workflow_id), message="synced")
 
     # ---- tasks -----------------------------------------------------------------------------------
 
-    @router.post("/workflows/{workflow_id}/tasks", response_model=Envelope[WorkflowRefOut])
-    def assign(workflow_id: int, body: AssignRequest, user: Any = Depends(write_access)) -> Any:
+    @router.post("/workflows/{workflow_id}/tasks", response_model=Envelope[WorkflowRefOut], responses=CHANGE)
+    def assign(workflow_id: WorkflowId, body: AssignRequest, user: Any = Depends(write_access)) -> Any:
         ref = make_runtime().workflows.assign_tasks(workflow_id, body.task_ids, mode=body.mode,
                                                     dependencies=body.dependencies, operator=_operator(user))
         return _answer(ref.to_dict(), message="tasks assigned")
 
-    @router.post("/tasks/{task_id}/reassign", response_model=Envelope[WorkflowRefOut])
-    def reassign(task_id: str, body: ReassignRequest, user: Any = Depends(write_access)) -> Any:
+    @router.post("/tasks/{task_id}/reassign", response_model=Envelope[WorkflowRefOut], responses=CHANGE)
+    def reassign(task_id: TaskIdPath, body: ReassignRequest, user: Any = Depends(write_access)) -> Any:
         ref = make_runtime().workflows.reassign_task(task_id, body.workflow_id, mode=body.mode,
                                                      operator=_operator(user))
         return _answer(ref.to_dict(), message="task reassigned")
 
-    @router.get("/tasks", dependencies=reader, response_model=Envelope[Page[TaskInfo]])
-    def list_tasks(workflow_id: int | None = Query(default=None, alias="workflowId"),
-                   upstream_task_id: str | None = Query(default=None, alias="upstreamTaskId"),
-                   downstream_task_id: str | None = Query(default=None, alias="downstreamTaskId"),
-                   limit: int = Query(default=100, ge=1, le=1000), offset: int = Query(default=0, ge=0)) -> Any:
+    @router.get("/tasks", dependencies=reader, response_model=Envelope[Page[TaskInfo]], responses=_errors())
+    def list_tasks(workflow_id: int | None = Query(default=None, alias="workflowId", ge=1, le=BIGINT_MAX),
+                   upstream_task_id: str | None = Query(default=None, alias="upstreamTaskId", pattern=TASK_ID_PATTERN),
+                   downstream_task_id: str | None = Query(default=None, alias="downstreamTaskId",
+                                                          pattern=TASK_ID_PATTERN),
+                   limit: int = Query(default=100, ge=1, le=1000),
+                   offset: int = Query(default=0, ge=0, le=INT_MAX)) -> Any:
         items, total = make_runtime().workflows.list_tasks(
             workflow_id=workflow_id, upstream_task_id=upstream_task_id, downstream_task_id=downstream_task_id,
             limit=limit, offset=offset)
         return _answer({"items": items, "total": total, "limit": limit, "offset": offset})
 
-    @router.post("/tasks", response_model=Envelope[dict[str, Any]])
+    @router.post("/tasks", response_model=Envelope[dict[str, Any]], responses=_errors())
     def upsert_tasks(body: TasksUpsertRequest, user: Any = Depends(write_access)) -> Any:
         ids = make_runtime().workflows.upsert_tasks(body.tasks)
         return _answer({"task_ids": ids}, message="tasks saved")

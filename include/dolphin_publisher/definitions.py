@@ -72,7 +72,7 @@ def validate_schedule(schedule: ScheduleSpec | None) -> list[str]:
         problems.append(exc.message)
     try:
         zoneinfo.ZoneInfo(schedule.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, a name too long
         problems.append(f"unknown time zone {schedule.timezone!r}")
     return problems
 
@@ -178,6 +178,14 @@ class WorkflowService:
             if row is None:
                 raise NotFoundError(f"workflow {text!r} not found (neither an id nor a name)")
             return int(row["id"])
+
+    def require(self, workflow_id: int) -> Row:
+        """The workflow's row, or 404: checked before anything needs DolphinScheduler settings."""
+        with self.db.connect() as conn:
+            row = Repo(conn).get_workflow(workflow_id)
+        if row is None:
+            raise NotFoundError(f"workflow {workflow_id} not found")
+        return row
 
     def get(self, workflow_id: int) -> WorkflowDetail:
         with self.db.connect() as conn:
@@ -289,6 +297,9 @@ class WorkflowService:
 
     def reassign_task(self, task_id: str, target_workflow_id: int, *, mode: ReassignMode,
                       operator: str) -> WorkflowRef:
+        with self.db.connect() as conn:
+            if not Repo(conn).task_exists(task_id):
+                raise NotFoundError(f"task {task_id!r} not found")
         return self.assign_tasks(target_workflow_id, [task_id], mode=mode, dependencies=None, operator=operator,
                                  trigger=TriggerSource.REASSIGNMENT)
 

@@ -10,12 +10,21 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 DS_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+INT_MAX = 2**31 - 1  # PostgreSQL integer columns, and DolphinScheduler's ids (Java int)
+BIGINT_MAX = 2**63 - 1  # PostgreSQL bigint: platform workflow ids
+
+
+# Text PostgreSQL can store: no NUL. A pattern also makes pydantic-core read the string as UTF-8, so
+# lone surrogates (which have no UTF-8 form) are rejected too; both would otherwise fail in the
+# database as server errors. Checked in Rust: a 5,000-task file costs no Python call per field.
+Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
+TaskId = Annotated[str, StringConstraints(pattern=TASK_ID_PATTERN)]
 
 
 class TaskType(StrEnum):
@@ -62,23 +71,31 @@ class TriggerSource(StrEnum):
     ROLLBACK = "rollback"
 
 
+class PublishStatus(StrEnum):
+    UNPUBLISHED = "unpublished"
+    DEPLOYED = "deployed"
+    ONLINE = "online"
+    OFFLINE = "offline"
+    FAILED = "failed"
+
+
 class TaskSpec(BaseModel):
     """One platform task as the workflow file and the snapshot hold it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    task_id: str = Field(pattern=TASK_ID_PATTERN)
-    name: str = Field(default="", max_length=200)
+    task_id: TaskId
+    name: Text = Field(default="", max_length=200)
     type: TaskType = TaskType.SHELL
-    command: str | None = None
-    sql: str | None = None
-    datasource: int | None = None
-    datasource_type: str = "POSTGRESQL"
-    worker_group: str = "default"
+    command: Text | None = None
+    sql: Text | None = None
+    datasource: int | None = Field(default=None, ge=1, le=INT_MAX)
+    datasource_type: Text = "POSTGRESQL"
+    worker_group: Text = "default"
     retries: int = Field(default=0, ge=0, le=100)
     retry_delay_minutes: int = Field(default=1, ge=0, le=10_080)
     timeout_minutes: int = Field(default=0, ge=0, le=525_600)
-    description: str = ""
+    description: Text = ""
 
     def model_post_init(self, _context: Any) -> None:
         if not self.name:
@@ -88,10 +105,10 @@ class TaskSpec(BaseModel):
 class ScheduleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cron: str = Field(min_length=1)
-    timezone: str = "UTC"
-    start_time: str | None = None
-    end_time: str | None = None
+    cron: Text = Field(min_length=1)
+    timezone: Text = "UTC"
+    start_time: Text | None = None
+    end_time: Text | None = None
 
     @field_validator("start_time", "end_time")
     @classmethod
@@ -104,10 +121,10 @@ class ScheduleSpec(BaseModel):
 class GlobalParam(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    prop: str = Field(min_length=1, max_length=255)
-    value: str = ""
-    direct: str = "IN"
-    type: str = "VARCHAR"
+    prop: Text = Field(min_length=1, max_length=255)
+    value: Text = ""
+    direct: Text = "IN"
+    type: Text = "VARCHAR"
 
 
 class WorkflowFile(BaseModel):
@@ -119,12 +136,12 @@ class WorkflowFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
+    name: Text = Field(min_length=1, max_length=200)
+    description: Text = ""
     schedule: ScheduleSpec | None = None
     tasks: list[TaskSpec] = Field(default_factory=list)
-    task_ids: list[str] = Field(default_factory=list)
-    dependencies: list[tuple[str, str]] | None = None
+    task_ids: list[TaskId] = Field(default_factory=list)
+    dependencies: list[tuple[TaskId, TaskId]] | None = None
     global_params: list[GlobalParam] = Field(default_factory=list)
     reassign_mode: ReassignMode | None = None
 
@@ -156,7 +173,7 @@ class WorkflowSummary(BaseModel):
     name: str
     description: str
     status: WorkflowStatus
-    publish_status: str
+    publish_status: PublishStatus
     current_version: int | None
     last_published_version: int | None
     workflow_code: int | None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -10,9 +12,10 @@ import pytest
 from fastapi import FastAPI, HTTPException, Request
 
 from dolphin_publisher.api import create_router
+from dolphin_publisher.repository import Database
 from dolphin_publisher.runtime import Runtime
 
-from .conftest import PROJECT_CODE
+from .conftest import PROJECT_CODE, fast_client
 from .fake_dolphinscheduler import FakeDolphinScheduler
 
 with warnings.catch_warnings():  # starlette's notice about its httpx-based test client is not ours to act on
@@ -38,11 +41,19 @@ def write_access(request: Request) -> str:
 
 
 class Api:
-    """Test client that remembers every answer, to check no secret ever leaves."""
+    """Test client that remembers every answer, to check no secret ever leaves, and checks that the
+    status of every answer is one the OpenAPI document declares for that operation."""
 
-    def __init__(self, client: TestClient) -> None:
+    def __init__(self, client: TestClient, app: FastAPI) -> None:
         self.client = client
         self.seen: list[str] = []
+        self.operations = [(re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$"), method.upper(),
+                            set(operation["responses"]))
+                           for path, item in app.openapi()["paths"].items() for method, operation in item.items()]
+
+    def documented(self, method: str, path: str) -> set[str]:
+        (statuses,) = [s for pattern, m, s in self.operations if m == method and pattern.match(path.split("?")[0])]
+        return statuses
 
     def call(self, method: str, path: str, *, headers: dict[str, str] | None = None, **kwargs: Any) -> Any:
         response = self.client.request(method, "/api/v1" + path, headers=WRITER if headers is None else headers,
@@ -50,15 +61,21 @@ class Api:
         self.seen.append(response.text)
         body = response.json()
         assert body["code"] == response.status_code and body["success"] is (response.status_code < 400)
+        assert str(response.status_code) in self.documented(method, "/api/v1" + path), (method, path, body)
         return response.status_code, body
+
+
+def _app(runtime: Runtime) -> FastAPI:
+    app = FastAPI()
+    app.include_router(create_router(read_access, write_access, runtime_factory=lambda: runtime), prefix="/api/v1")
+    return app
 
 
 @pytest.fixture
 def api(runtime: Runtime) -> Iterator[Api]:
-    app = FastAPI()
-    app.include_router(create_router(read_access, write_access, runtime_factory=lambda: runtime), prefix="/api/v1")
+    app = _app(runtime)
     with TestClient(app) as client:
-        yield Api(client)
+        yield Api(client, app)
 
 
 WORKFLOW = {
@@ -191,8 +208,105 @@ def test_task_list_assignment_and_reassignment(api: Api) -> None:
     assert status == 400
 
 
-def test_openapi_document_builds(runtime: Runtime) -> None:
-    app = FastAPI()
-    app.include_router(create_router(read_access, write_access, runtime_factory=lambda: runtime), prefix="/api/v1")
-    paths = app.openapi()["paths"]
-    assert "/api/v1/workflows/{workflow_id}/publish" in paths and "/api/v1/tasks" in paths
+    status, body = api.call("POST", "/tasks/no_such_task/reassign", json={"workflow_id": second, "mode": "only_this"})
+    assert (status, body["error_code"]) == (404, "NOT_FOUND") and "no_such_task" in body["message"]
+
+
+@pytest.fixture
+def unconfigured_api(db: Database) -> Iterator[Api]:
+    """No dolphinscheduler_default connection and no integration-config row."""
+    app = _app(Runtime(db, client_factory=fast_client))
+    with TestClient(app) as client:
+        yield Api(client, app)
+
+
+def test_without_dolphinscheduler_settings_remote_routes_say_how_to_configure(unconfigured_api: Api) -> None:
+    api = unconfigured_api
+    wid = api.call("POST", "/workflows", json=WORKFLOW)[1]["data"]["workflow_id"]
+    assert api.call("GET", f"/workflows/{wid}", headers=READER)[1]["data"]["dolphinscheduler_url"] is None
+
+    # An unknown workflow is a 404 whatever the settings.
+    for method, path, payload in [("POST", "/workflows/999/start", None), ("POST", "/workflows/999/sync", None),
+                                  ("POST", "/workflows/999/publish", {"operation": "deploy"}),
+                                  ("POST", "/workflows/batch-start", {"workflow_ids": [wid, 999]}),
+                                  ("GET", "/workflows/999/executions/1/tasks", None),
+                                  ("GET", "/workflows/999/executions?refresh=true", None),
+                                  ("DELETE", "/workflows/999?delete_in_dolphinscheduler=true", None)]:
+        status, body = api.call(method, path, json=payload)
+        assert (status, body["error_code"]) == (404, "NOT_FOUND"), path
+        assert "workflow 999 not found" in body["message"]
+    # A workflow never deployed has no DolphinScheduler instances.
+    status, body = api.call("GET", f"/workflows/{wid}/executions/1/tasks", headers=READER)
+    assert status == 404 and "never deployed" in body["message"]
+
+    for method, path, payload in [("POST", f"/workflows/{wid}/publish", {"operation": "deploy"}),
+                                  ("POST", f"/workflows/{wid}/start", None),
+                                  ("POST", f"/workflows/{wid}/sync", None),
+                                  ("GET", f"/workflows/{wid}/executions?refresh=true", None),
+                                  ("GET", "/task-instances/1/log", None)]:
+        status, body = api.call(method, path, json=payload)
+        assert (status, body["error_code"]) == (503, "DOLPHIN_NOT_CONFIGURED"), path
+        assert "dolphinscheduler_default" in body["message"]
+        assert "AIRFLOW_CONN_DOLPHINSCHEDULER_DEFAULT" in body["message"] and "project_code" in body["message"]
+    assert api.call("GET", f"/workflows/{wid}/executions", headers=READER)[1]["data"] == []  # the cache needs none
+
+
+BIG = 2**63  # one past PostgreSQL bigint
+
+
+@pytest.mark.parametrize(("method", "path", "payload"), [
+    ("GET", f"/workflows/{BIG}", None),
+    ("GET", f"/workflows/{10**30}/versions", None),
+    ("GET", f"/workflows/1/versions/{2**31}", None),
+    ("GET", f"/workflows/1/diff?from_version=1&to_version={2**31}", None),
+    ("GET", f"/workflows/1/executions/{2**31}/tasks", None),
+    ("GET", f"/task-instances/{BIG}/log", None),
+    ("GET", f"/workflows?offset={BIG}", None),
+    ("GET", "/workflows?search=a%00b", None),
+    ("GET", "/workflows?publish_status=weird", None),
+    ("GET", f"/tasks?workflowId={BIG}", None),
+    ("GET", "/tasks?upstreamTaskId=a%00", None),
+    ("POST", "/workflows/batch-start", {"workflow_ids": [BIG]}),
+    ("POST", "/workflows/1/rollback", {"version": 2**31}),
+    ("POST", "/tasks/t1/reassign", {"workflow_id": BIG, "mode": "only_this"}),
+    ("POST", "/tasks", {"tasks": [{"task_id": "t1", "type": "SQL", "sql": "select 1", "datasource": 2**40}]}),
+    ("POST", "/tasks", {"tasks": [{"task_id": "t1", "command": "echo \u0000"}]}),
+    ("POST", "/workflows", {**WORKFLOW, "description": "lone \ud800 surrogate"}),
+    ("POST", "/workflows", {**WORKFLOW, "schedule": {"cron": "0 4 * * *", "timezone": "Etc"}}),
+    ("POST", "/workflows", {**WORKFLOW, "schedule": {"cron": "0 4 * * *", "timezone": "x" * 300}}),
+    ("POST", "/workflows/1/start", {"params": {"k": "\u0000"}}),
+    ("POST", "/workflows/1/tasks", {"task_ids": ["bad id with spaces"]}),
+])
+def test_out_of_range_ids_and_unstorable_text_are_400(api: Api, method: str, path: str, payload: Any) -> None:
+    kwargs: dict[str, Any] = {}
+    if payload is not None:  # json.dumps writes NUL and lone surrogates as \u escapes, as a client would
+        kwargs = {"content": json.dumps(payload), "headers": {**WRITER, "Content-Type": "application/json"}}
+    status, body = api.call(method, path, **kwargs)
+    assert (status, body["error_code"]) == (400, "VALIDATION_ERROR"), body
+
+
+def test_a_body_that_is_not_utf8_is_400(api: Api) -> None:
+    status, body = api.call("POST", "/tasks", content=b'{"tasks": "\xff\xfe"}',
+                            headers={**WRITER, "Content-Type": "application/json"})
+    assert status == 400 and body["error_code"] == "BAD_REQUEST"
+
+
+def test_openapi_declares_the_error_answers(runtime: Runtime) -> None:
+    paths = _app(runtime).openapi()["paths"]
+    remote = {("post", "/api/v1/workflows/{workflow_id}/publish"), ("post", "/api/v1/workflows/{workflow_id}/start"),
+              ("post", "/api/v1/workflows/batch-start"), ("post", "/api/v1/workflows/{workflow_id}/sync"),
+              ("get", "/api/v1/workflows/{workflow_id}/executions"),
+              ("get", "/api/v1/workflows/{workflow_id}/executions/{instance_id}/tasks"),
+              ("get", "/api/v1/task-instances/{task_instance_id}/log"), ("delete", "/api/v1/workflows/{workflow_id}")}
+    for path, item in paths.items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            assert {"400", "401", "403", "500"} <= set(responses), (method, path)
+            assert responses["400"]["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/ErrorEnvelope"}
+            if "{workflow_id}" in path:
+                assert "404" in responses, (method, path)
+            if (method, path) in remote:
+                assert {"502", "503"} <= set(responses) and "DOLPHIN_NOT_CONFIGURED" in responses["503"]["description"]
+            else:
+                assert "503" not in responses, (method, path)
