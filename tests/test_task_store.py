@@ -182,3 +182,46 @@ def test_directory_flag_delete_records_and_retention(store: TaskStore) -> None:
             assert n == 0
         assert conn.execute("SELECT cleanup_old_data_pipeline_tasks(30) AS n").fetchone()["n"] == 0
     assert store.get_task(old.id) is None and store.get_task(running.id) is not None
+
+
+def test_totals_stay_exact_through_every_change(store: TaskStore) -> None:
+    ids = [store.create_task(parameters={}).id for _ in range(120)]
+    for task_id in ids[:30]:
+        store.update_task(task_id, status="completed")
+    for task_id in ids[30:40]:
+        store.update_task(task_id, status="failed")
+    store.update_task(ids[0], status="completed")  # unchanged status: no double count
+    store.delete_task_records(ids[-1])
+
+    def real(statuses: list[str] | None) -> int:
+        with store.connection() as conn:
+            if statuses:
+                return conn.execute("SELECT count(*) AS n FROM data_pipeline_tasks WHERE status = ANY(%s)",
+                                    (statuses,)).fetchone()["n"]
+            return conn.execute("SELECT count(*) AS n FROM data_pipeline_tasks").fetchone()["n"]
+
+    for statuses in (None, ["completed"], ["failed", "pending"], ["in_progress"]):
+        page = store.list_tasks(TaskQuery(status=statuses, limit=5, offset=1))
+        assert page.total == real(statuses), statuses
+    with store.connection() as conn:
+        conn.execute("TRUNCATE data_pipeline_tasks CASCADE")
+    assert store.list_tasks(TaskQuery(limit=1, offset=1)).total == 0
+    store.create_task(parameters={})
+    store.create_task(parameters={})
+    assert store.list_tasks(TaskQuery(limit=1)).total == 2
+
+
+def test_default_listing_reads_the_sort_index(store: TaskStore) -> None:
+    """No sort of the whole table per page: the newest 50 of 20,000 come straight from the index."""
+    with store.connection() as conn:
+        conn.execute("INSERT INTO data_pipeline_tasks (id, status, parameters, created_at) "
+                     "SELECT 'task_20250101_000000_' || to_hex(g), 'completed', '{}', "
+                     "now() - make_interval(secs => g) FROM generate_series(1, 20000) g")
+        conn.execute("ANALYZE data_pipeline_tasks")
+    with store.connection() as conn:
+        plan = "\n".join(r["QUERY PLAN"] for r in conn.execute(
+            "EXPLAIN SELECT id FROM data_pipeline_tasks ORDER BY created_at DESC NULLS LAST, id DESC LIMIT 50"))
+        back = "\n".join(r["QUERY PLAN"] for r in conn.execute(
+            "EXPLAIN SELECT id FROM data_pipeline_tasks ORDER BY created_at ASC NULLS FIRST, id ASC LIMIT 50"))
+    assert "idx_tasks_sort_created_at" in plan and "Sort" not in plan.split("\n")[1]
+    assert "Backward" in back and "idx_tasks_sort_created_at" in back

@@ -185,11 +185,68 @@ _V4_DAG_ID = """
 ALTER TABLE data_pipeline_tasks ADD COLUMN IF NOT EXISTS dag_id VARCHAR(250);
 """
 
+_V5_LIST_SPEED = """
+-- Sort indexes in exactly the order the listing asks for (DESC NULLS LAST, id DESC; ASC is a backward scan).
+DROP INDEX IF EXISTS idx_tasks_created_at;
+DROP INDEX IF EXISTS idx_tasks_status_created;
+DROP INDEX IF EXISTS idx_tasks_updated_at;
+DROP INDEX IF EXISTS idx_tasks_started_at;
+DROP INDEX IF EXISTS idx_tasks_completed_at;
+CREATE INDEX IF NOT EXISTS idx_tasks_sort_created_at ON data_pipeline_tasks (created_at DESC NULLS LAST, id DESC);
+CREATE INDEX IF NOT EXISTS idx_tasks_sort_updated_at ON data_pipeline_tasks (updated_at DESC NULLS LAST, id DESC);
+CREATE INDEX IF NOT EXISTS idx_tasks_sort_started_at ON data_pipeline_tasks (started_at DESC NULLS LAST, id DESC);
+CREATE INDEX IF NOT EXISTS idx_tasks_sort_completed_at ON data_pipeline_tasks (completed_at DESC NULLS LAST, id DESC);
+CREATE INDEX IF NOT EXISTS idx_tasks_sort_status ON data_pipeline_tasks (status DESC NULLS LAST, id DESC);
+CREATE INDEX IF NOT EXISTS idx_tasks_sort_task_name ON data_pipeline_tasks (task_name DESC NULLS LAST, id DESC);
+CREATE INDEX IF NOT EXISTS idx_tasks_sort_progress ON data_pipeline_tasks (progress DESC NULLS LAST, id DESC);
+CREATE INDEX IF NOT EXISTS idx_tasks_sort_db_name ON data_pipeline_tasks (db_name DESC NULLS LAST, id DESC);
+CREATE INDEX IF NOT EXISTS idx_tasks_status_sort_created
+    ON data_pipeline_tasks (status, created_at DESC NULLS LAST, id DESC);
+
+-- Exact totals without counting rows: one counter per status, kept by a trigger in the same transaction.
+CREATE TABLE IF NOT EXISTS data_pipeline_task_counts (
+    status VARCHAR(20) PRIMARY KEY,
+    n BIGINT NOT NULL DEFAULT 0
+);
+CREATE OR REPLACE FUNCTION data_pipeline_task_counts_keep() RETURNS trigger AS $$
+BEGIN
+    IF TG_OP IN ('DELETE', 'UPDATE') THEN
+        UPDATE data_pipeline_task_counts SET n = n - 1 WHERE status = OLD.status;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO data_pipeline_task_counts (status, n) VALUES (NEW.status, 1)
+        ON CONFLICT (status) DO UPDATE SET n = data_pipeline_task_counts.n + 1;
+    END IF;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS trg_task_counts_insert_delete ON data_pipeline_tasks;
+CREATE TRIGGER trg_task_counts_insert_delete AFTER INSERT OR DELETE ON data_pipeline_tasks
+    FOR EACH ROW EXECUTE FUNCTION data_pipeline_task_counts_keep();
+DROP TRIGGER IF EXISTS trg_task_counts_status ON data_pipeline_tasks;
+CREATE TRIGGER trg_task_counts_status AFTER UPDATE OF status ON data_pipeline_tasks
+    FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) EXECUTE FUNCTION data_pipeline_task_counts_keep();
+DROP TRIGGER IF EXISTS trg_task_counts_truncate ON data_pipeline_tasks;
+CREATE OR REPLACE FUNCTION data_pipeline_task_counts_reset() RETURNS trigger AS $$
+BEGIN
+    DELETE FROM data_pipeline_task_counts;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER trg_task_counts_truncate AFTER TRUNCATE ON data_pipeline_tasks
+    FOR EACH STATEMENT EXECUTE FUNCTION data_pipeline_task_counts_reset();
+-- Start from the truth (existing rows of an upgraded database).
+LOCK TABLE data_pipeline_tasks IN SHARE MODE;
+DELETE FROM data_pipeline_task_counts;
+INSERT INTO data_pipeline_task_counts (status, n) SELECT status, count(*) FROM data_pipeline_tasks GROUP BY status;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "original task tables", _V1_ORIGINAL),
     Migration(2, "deletion columns, steps, secrets, timestamptz, constraints, indexes", _V2_UPGRADE),
     Migration(3, "retention function", _V3_RETENTION),
     Migration(4, "DAG id of the linked run", _V4_DAG_ID),
+    Migration(5, "listing: exact sort indexes and per-status counters", _V5_LIST_SPEED),
 )
 
 

@@ -150,6 +150,11 @@ class ClaimResult(BaseModel):
     running_count: int
 
 
+_BRIEF_COLUMNS = sql.SQL(
+    "id, task_name, task_type, status, error_message, error_step, progress, current_step, step_status, created_at, "
+    "started_at, completed_at, updated_at, created_by, output_directory, db_name, business_context, "
+    "directory_exists, dag_run_id, dag_id"
+)
 _TASK_COLUMNS = sql.SQL(
     "id, task_name, task_type, status, parameters, result, error_message, error_step, progress, current_step, "
     "step_status, created_at, started_at, completed_at, updated_at, created_by, output_directory, db_name, "
@@ -272,7 +277,8 @@ class TaskStore:
             raise TaskNotFound(f"task not found: {task_id}", task_id=task_id)
         return task
 
-    def list_tasks(self, query: TaskQuery | None = None) -> TaskPage:
+    def list_tasks(self, query: TaskQuery | None = None, *, brief: bool = False) -> TaskPage:
+        """A page of tasks; ``brief`` leaves out ``parameters`` and ``result`` (listings do not show them)."""
         query = query or TaskQuery()
         where: list[sql.Composable] = []
         params: list[Any] = []
@@ -303,14 +309,23 @@ class TaskStore:
         order = sql.SQL(" ORDER BY {} {}, id {}").format(sql.Identifier(query.sort_by), direction, tiebreak)
         if query.sort_by == "id":
             order = sql.SQL(" ORDER BY id {}").format(tiebreak)
+        only_status = not any(getattr(query, f) is not None for f in (
+            "task_type", "created_by", "db_name", "search", "created_after", "created_before", "directory_exists"))
         with self.connection() as conn:
             rows = conn.execute(
-                sql.SQL("SELECT {} FROM data_pipeline_tasks").format(_TASK_COLUMNS)
+                sql.SQL("SELECT {} FROM data_pipeline_tasks").format(_BRIEF_COLUMNS if brief else _TASK_COLUMNS)
                 + where_sql + order + sql.SQL(" LIMIT %s OFFSET %s"),
                 [*params, query.limit, query.offset],
             ).fetchall()
             if query.offset == 0 and len(rows) < query.limit:
                 total = len(rows)  # the page holds everything: no second scan
+            elif only_status:
+                # Exact, and O(statuses) instead of O(rows): the counters are kept by a trigger.
+                total = conn.execute(
+                    "SELECT COALESCE(sum(n), 0)::bigint AS n FROM data_pipeline_task_counts"
+                    + (" WHERE status = ANY(%s)" if query.status else ""),
+                    [list(query.status)] if query.status else [],
+                ).fetchone()["n"]
             else:
                 total = conn.execute(
                     sql.SQL("SELECT count(*) AS n FROM data_pipeline_tasks") + where_sql, params

@@ -10,14 +10,16 @@ permission checks and audit log to them as well.
 from __future__ import annotations
 
 import os
+import time
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
+from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
-from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
-from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-from fastapi import Depends, FastAPI, Request
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity, DagDetails
+from airflow.api_fastapi.core_api.security import GetUserDep
+from fastapi import FastAPI, HTTPException, Request, status
 
 from data_pipeline.api import Principal, create_app
 from data_pipeline.api.envelope import install_error_handlers
@@ -31,16 +33,35 @@ def _principal(user: Any) -> Principal:
     return Principal(name=str(user.get_name()))
 
 
-def read_access(user: GetUserDep, _: Annotated[None, Depends(requires_access_dag("GET", param_dag_id=DAG_ID))]) \
-        -> Principal:
+_TEAM_TTL_SECONDS = 60.0
+_team_cache: tuple[float, str | None] | None = None
+
+
+def _team_of_dag() -> str | None:
+    """The DAG's team (multi-team setups), looked up at most once a minute instead of on every request."""
+    global _team_cache
+    now = time.monotonic()
+    if _team_cache is None or now - _team_cache[0] > _TEAM_TTL_SECONDS:
+        from airflow.models.dag import DagModel
+
+        _team_cache = (now, DagModel.get_team_name(DAG_ID))
+    return _team_cache[1]
+
+
+def _authorize(user: Any, method: str, entity: DagAccessEntity | None) -> Principal:
+    allowed = get_auth_manager().is_authorized_dag(
+        method=method, access_entity=entity, details=DagDetails(id=DAG_ID, team_name=_team_of_dag()), user=user)
+    if not allowed:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Forbidden: needs {method} access to the {DAG_ID} DAG")
     return _principal(user)
 
 
-def write_access(
-    user: GetUserDep,
-    _: Annotated[None, Depends(requires_access_dag("POST", DagAccessEntity.RUN, param_dag_id=DAG_ID))],
-) -> Principal:
-    return _principal(user)
+def read_access(user: GetUserDep) -> Principal:
+    return _authorize(user, "GET", None)
+
+
+def write_access(user: GetUserDep) -> Principal:
+    return _authorize(user, "POST", DagAccessEntity.RUN)
 
 
 class AirflowAccess:

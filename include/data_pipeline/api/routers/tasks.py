@@ -54,7 +54,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
             "status": status.split(",") if status else None, "sort_by": sort_by, "sort_order": sort_order,
             "limit": limit, "offset": offset,
         })
-        page = store.list_tasks(query)
+        page = store.list_tasks(query, brief=True)
         return ok({"tasks": [task_json(t, brief=True) for t in page.items], "total": page.total,
                    "limit": page.limit, "offset": page.offset})
 
@@ -66,7 +66,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
             directory_exists=body.directory_exists, sort_by=body.sort_by, sort_order=body.sort_order,
             limit=body.page_size, offset=(body.page - 1) * body.page_size,
         )
-        page = store.list_tasks(query)
+        page = store.list_tasks(query, brief=True)
         pages = (page.total + body.page_size - 1) // body.page_size
         return ok({"tasks": [task_json(t, brief=True) for t in page.items],
                    "pagination": {"page": body.page, "page_size": body.page_size, "total": page.total,
