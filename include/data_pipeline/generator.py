@@ -7,6 +7,7 @@ deterministic generator is used (no network).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -42,13 +43,32 @@ class Generator(Protocol):
         ...
 
 
+LLM_CONN_ID = "llm_default"  # the same id ``llm.llm_settings`` reads
+LLM_BASE_URL_ENV = "DATA_PIPELINE_LLM_BASE_URL"
+
+
 def make_generator() -> Generator:
-    """The configured generator: LLM if configured, else offline."""
-    from data_pipeline import llm
+    """The configured generator: LLM if configured, else offline.
 
-    settings = llm.llm_settings()
-    if settings is None:
-        from data_pipeline.offline_generator import OfflineGenerator
+    Without any LLM setting the LLM module (httpx, tenacity, sqlparse, prompts: a sizeable share of a
+    CLI run's start-up) is never imported; ``llm.llm_settings`` decides everything else.
+    """
+    if _llm_may_be_configured():
+        from data_pipeline import llm
 
-        return OfflineGenerator()
-    return llm.LLMGenerator(llm.ChatClient(settings))
+        settings = llm.llm_settings()
+        if settings is not None:
+            return llm.LLMGenerator(llm.ChatClient(settings))
+    from data_pipeline.offline_generator import OfflineGenerator
+
+    return OfflineGenerator()
+
+
+def _llm_may_be_configured() -> bool:
+    """False only when neither source ``llm.llm_settings`` reads has a value (then it would say offline)."""
+    if (os.environ.get(LLM_BASE_URL_ENV) or "").strip():
+        return True
+    from platform_db import get_connection
+
+    conn = get_connection(LLM_CONN_ID)
+    return conn is not None and bool(conn.host)
