@@ -2,9 +2,16 @@
 
 Each item (table, pair, document) has its own small JSON record under
 ``<task dir>/.state/<step>/<scope>/items/``, written atomically (temp file + rename) the moment the
-item finishes, so a ``kill -9`` loses at most the item in flight. A completed item is trusted only if
-the outputs it recorded still have the recorded SHA-256. A scope is finished once the step ends; the
-next execution of a finished scope starts afresh, while a retry of an unfinished one resumes.
+item starts and again when it finishes, so a ``kill -9`` loses at most the item in flight. A completed
+item is trusted only if the outputs it recorded still have the recorded SHA-256. A scope is finished
+once the step ends; the next execution of a finished scope starts afresh, while a retry of an
+unfinished one resumes.
+
+Attempts: ``start`` counts one. An item still ``running`` when state is read again was in flight when
+its process died (one writer per scope); that counts as a failed attempt, so an item that kills the
+process every time is skipped after ``max_retries`` like one that fails. A step processing items one
+after another may announce the next item's start inside the previous item's completion record
+(``complete(..., then_start=next)``): one file write per item instead of two, same meaning.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -24,6 +31,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from data_pipeline.task_dir import atomic_write_bytes, atomic_write_text, state_dir
 
 ItemStatus = Literal["pending", "running", "completed", "failed", "skipped"]
+INTERRUPTED = "interrupted: the process stopped while this item was in progress"
 
 
 def sha256_file(path: Path) -> str | None:
@@ -79,6 +87,7 @@ class StepState:
         self.root = state_dir(task_dir) / step / scope
         self.items_dir = self.root / "items"
         self.max_retries = max_retries
+        self.info: ScopeInfo | None = None  # as of the last begin/load
         self._records: dict[str, ItemRecord] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -97,7 +106,9 @@ class StepState:
                              resumed_times=(info.resumed_times + 1) if resumed and info else 0)
         if resumed and info:
             new_info.created_at = info.created_at
-        atomic_write_text(self.root / "scope.json", new_info.model_dump_json(indent=1))
+        # No fsync: if this record is lost the scope simply starts afresh.
+        atomic_write_text(self.root / "scope.json", new_info.model_dump_json(indent=1), durable=False)
+        self.info = new_info
         done = sum(1 for k in keys if self.is_completed(k))
         exhausted = [k for k in keys if self._exhausted(k)]
         return ResumeSummary(resumed=resumed, total=len(keys), already_completed=done,
@@ -106,13 +117,17 @@ class StepState:
     def load(self) -> ScopeInfo | None:
         """Read the scope's state without changing anything (a merge or a progress count across batches)."""
         self._records = self._load_records()
-        return self._read_info()
+        self.info = self._read_info()
+        return self.info
 
-    def finish(self) -> None:
+    def finish(self, *, durable: bool = True) -> None:
+        """Mark the scope finished: its next execution starts afresh. ``durable=False`` for a step whose
+        fingerprints already tell one execution from the next (losing the mark then changes nothing)."""
         info = self._read_info()
         if info is not None:
             info.finished = True
-            atomic_write_text(self.root / "scope.json", info.model_dump_json(indent=1))
+            atomic_write_text(self.root / "scope.json", info.model_dump_json(indent=1), durable=durable)
+            self.info = info
 
     def reset(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -131,8 +146,9 @@ class StepState:
         return all(sha256_file(self.task_dir / rel) == digest for rel, digest in rec.outputs.items())
 
     def _exhausted(self, key: str) -> bool:
+        """Out of attempts: failed, or interrupted in flight (``running`` from a dead process), max_retries times."""
         rec = self._records.get(key)
-        return rec is not None and rec.status == "failed" and rec.attempts >= self.max_retries
+        return rec is not None and rec.status in ("failed", "running") and rec.attempts >= self.max_retries
 
     def pending(self, keys: Iterable[str]) -> list[str]:
         """Keys still to process: not verifiably completed and not out of attempts."""
@@ -142,22 +158,37 @@ class StepState:
         return [k for k in keys if self._exhausted(k)]
 
     def start(self, key: str) -> ItemRecord:
+        rec = self._started(key)
+        self._write(rec)
+        return rec
+
+    def _started(self, key: str) -> ItemRecord:
         rec = self.record(key).model_copy()
         rec.status = "running"
         rec.attempts += 1
         rec.started_at = datetime.now(UTC)
         rec.error = None
-        self._write(rec)
         return rec
 
-    def complete(self, key: str, outputs: Iterable[Path] = (), data: dict[str, Any] | None = None) -> None:
+    def complete(self, key: str, outputs: Iterable[Path] | Mapping[Path, str] = (), data: dict[str, Any] | None = None,
+                 *, then_start: str | None = None) -> None:
+        """Record ``key`` as completed with the SHA-256 of each output.
+
+        ``outputs`` maps each path to the SHA-256 of the bytes just written to it (hashed in memory, not
+        read back), or lists paths to hash from disk. ``then_start`` also records that item as started
+        (one attempt) in the same file write: for items processed one after another.
+        """
         rec = self.record(key).model_copy()
         rec.status = "completed"
         rec.completed_at = datetime.now(UTC)
         rec.error = None
-        rec.outputs = {p.relative_to(self.task_dir).as_posix(): sha256_file(p) or "" for p in outputs}
+        if isinstance(outputs, Mapping):
+            rec.outputs = {p.relative_to(self.task_dir).as_posix(): digest for p, digest in outputs.items()}
+        else:
+            rec.outputs = {p.relative_to(self.task_dir).as_posix(): sha256_file(p) or "" for p in outputs}
         rec.data = data or {}
-        self._write(rec)
+        following = self._started(then_start) if then_start is not None else None
+        self._write(rec, following)
 
     def complete_many(self, entries: Iterable[tuple[str, dict[str, Any]]]) -> None:
         """``start`` + ``complete`` for several output-less items in ONE atomic file write.
@@ -195,9 +226,14 @@ class StepState:
     def _item_path(self, key: str) -> Path:
         return self.items_dir / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
-    def _write(self, rec: ItemRecord) -> None:
+    def _write(self, rec: ItemRecord, following: ItemRecord | None = None) -> None:
+        """The item's own file; ``following`` (the next item's start) rides along under ``"next"``."""
         self._records[rec.key] = rec
-        atomic_write_text(self._item_path(rec.key), rec.model_dump_json(), durable=False)
+        text = rec.model_dump_json()
+        if following is not None:
+            self._records[following.key] = following
+            text = text[:-1] + ',"next":' + following.model_dump_json() + "}"  # one more key of the same object
+        atomic_write_text(self._item_path(rec.key), text, durable=False)
 
     def _read_info(self) -> ScopeInfo | None:
         try:
@@ -221,17 +257,24 @@ class StepState:
             if not entry.name.endswith(".json"):
                 continue  # leftover temp file of an interrupted write
             try:
-                rec = ItemRecord.model_validate_json(Path(entry.path).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+                doc = json.loads(Path(entry.path).read_bytes())
+                following = doc.pop("next", None)
+                _keep_newer(records, ItemRecord.model_validate(doc))
+                if following is not None:
+                    _keep_newer(records, ItemRecord.model_validate(following))
+            except (OSError, ValueError, AttributeError):
                 continue  # unreadable record: the item is simply redone
-            _keep_newer(records, rec)
+        for key, rec in records.items():
+            if rec.status == "running" and rec.error is None:  # in flight when its process died
+                records[key] = rec.model_copy(update={"error": INTERRUPTED})
         return records
 
 
 def _keep_newer(records: dict[str, ItemRecord], rec: ItemRecord) -> None:
-    """A key may be in a batch file and in its own file: the later write wins."""
+    """A key may be in several files (its own, a batch, announced in the previous item's): the later write
+    wins; at the same instant (or a clock stepped back) an outcome beats the start it ends."""
     old = records.get(rec.key)
-    if old is None or _last_change(rec) >= _last_change(old):
+    if old is None or (_last_change(rec), rec.status != "running") >= (_last_change(old), old.status != "running"):
         records[rec.key] = rec
 
 
