@@ -12,6 +12,7 @@ completed one starts afresh and replaces the files in place.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,7 +32,7 @@ from data_pipeline.resumable import ResumeSummary, StepState, fingerprint
 from data_pipeline.schema_model import TableInfo
 from data_pipeline.step_context import StepContext, StepResult
 from data_pipeline.table_list import TableRef, read_table_list
-from data_pipeline.task_dir import TABLE_LIST_FILE, atomic_write_text, state_dir
+from data_pipeline.task_dir import TABLE_LIST_FILE, atomic_write_bytes, atomic_write_text, state_dir
 
 STEP = "ddl_generation"
 MAPPING_FILE = "filename_mapping.txt"
@@ -94,8 +95,10 @@ def _write_plan(ctx: StepContext, plan: Plan) -> None:
 
 
 def _batch_fingerprint(ctx: StepContext, plan: Plan, refs: list[TableRef]) -> str:
+    """Includes the plan's creation time: a batch resumes only within the plan it belongs to, so a new
+    plan (the run after a finished one) starts every batch afresh whatever its scope's finished mark."""
     return fingerprint(STEP, RENDER_VERSION, [r.qualified for r in refs], ctx.params.business_context,
-                       plan.generator)
+                       plan.generator, plan.created_at.isoformat())
 
 
 # -- plan ------------------------------------------------------------------------------------------
@@ -235,9 +238,10 @@ def _process_batch(ctx: StepContext, plan: Plan, batch: _Batch, intro: Introspec
     for warning in intro.warnings:
         ctx.log.warning(warning)
 
-    def process(ref: TableRef) -> tuple[dict[str, Any] | None, bool]:
+    def process(ref: TableRef, then_start: str | None = None) -> tuple[dict[str, Any] | None, bool]:
+        """One table; ``then_start`` is the table processed right after it (sequential mode), whose start
+        is recorded in this table's completion record instead of a file of its own."""
         key = ref.qualified
-        state.start(key)
         try:
             info = intro.tables.get(ref)
             if info is None:
@@ -249,27 +253,46 @@ def _process_batch(ctx: StepContext, plan: Plan, batch: _Batch, intro: Introspec
             ctx.log.error(f"{key}: failed (attempt {record.attempts} of {ctx.params.max_retries}): {message}",
                           extra={"traceback": traceback.format_exc(limit=5)})
             return {"table": key, "error": message, "attempts": record.attempts}, False
-        state.complete(key, outputs=outputs, data={"file_stem": ref.file_stem, "comments_generated": generated})
+        state.complete(key, outputs=outputs, data={"file_stem": ref.file_stem, "comments_generated": generated},
+                       then_start=then_start)
         return None, generated
+
+    def tally(outcome: tuple[dict[str, Any] | None, bool]) -> None:
+        nonlocal processed, done, generated_count
+        failure, generated = outcome
+        processed += 1
+        if failure is not None:
+            failures.append(failure)
+            return
+        done += 1
+        generated_count += generated
+        ctx.progress(done_before + done, total, what="tables")
 
     if todo:
         # Tables are independent: with an LLM, its concurrency limit worth of tables are in flight at once
-        # (round trips overlap). Offline, one at a time is fastest: the work is CPU and file creation.
+        # (round trips overlap). Offline, one at a time is fastest: the work is CPU and file creation, and
+        # each completion record also announces the next table's start (one state file per table, not two).
         # Stopping at the first failure is only exact one table at a time, so that mode is sequential too.
         workers = max(1, int(getattr(ctx.generator, "concurrency", 1))) if ctx.params.continue_on_error else 1
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ddl_item") as pool:
-            for first in range(0, len(todo), workers * 4):
-                chunk = todo[first:first + workers * 4]
-                for failure, generated in (pool.map(process, chunk) if workers > 1 else map(process, chunk)):
-                    processed += 1
-                    if failure is not None:
-                        failures.append(failure)
-                        continue
-                    done += 1
-                    generated_count += generated
-                    ctx.progress(done_before + done, total, what="tables")
+        if workers == 1:
+            announced: str | None = None
+            for position, ref in enumerate(todo):
+                if announced != ref.qualified:
+                    state.start(ref.qualified)
+                following = todo[position + 1].qualified if position + 1 < len(todo) else None
+                outcome = process(ref, following)
+                tally(outcome)
+                announced = following if outcome[0] is None else None
                 if failures and not ctx.params.continue_on_error:
                     break
+        else:
+            def process_started(ref: TableRef) -> tuple[dict[str, Any] | None, bool]:
+                state.start(ref.qualified)
+                return process(ref)
+
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ddl_item") as pool:
+                for outcome in pool.map(process_started, todo):
+                    tally(outcome)
         ctx.log.info(f"batch {batch.index + 1}/{plan.batch_count}: {processed} table(s) processed, "
                      f"{generated_count} with generated comments, {len(failures)} failed")
     exhausted = state.exhausted(keys)
@@ -286,22 +309,23 @@ def _process_batch(ctx: StepContext, plan: Plan, batch: _Batch, intro: Introspec
         error_message=(f"{len(failed_now)} table(s) failed in batch {batch.index}: "
                        + "; ".join(f"{f['table']}: {f['error']}" for f in failed_now[:5])) if failed_now else None,
     )
-    atomic_write_text(state.root / BATCH_RESULT_FILE, result.model_dump_json(indent=1))
+    atomic_write_text(state.root / BATCH_RESULT_FILE, result.model_dump_json(indent=1), durable=False)
     return result
 
 
-def _write_table(ctx: StepContext, info: TableInfo) -> tuple[list[Path], bool]:
-    """Fill missing comments, render, write the three files; returns the paths and whether comments were made."""
+def _write_table(ctx: StepContext, info: TableInfo) -> tuple[dict[Path, str], bool]:
+    """Fill missing comments, render, write the three files; returns each path with the SHA-256 of its
+    bytes (hashed here, not read back) and whether comments were made."""
     generated = _fill_comments(ctx, info)
     ref = info.ref
-    ddl_path = ctx.task_dir / ddl_file(ref)
-    md_path = ctx.task_dir / detail_file(ref)
-    side = sidecar_path(ctx.task_dir, ref)
-    # No fsync per file: an item only counts as done once its recorded hashes match what is on disk.
-    atomic_write_text(ddl_path, render_ddl(info), durable=False)
-    atomic_write_text(md_path, render_detail_md(info), durable=False)
-    atomic_write_text(side, info.model_dump_json(), durable=False)
-    return [ddl_path, md_path, side], generated
+    written: dict[Path, str] = {}
+    for path, data in ((ctx.task_dir / ddl_file(ref), render_ddl(info).encode()),
+                       (ctx.task_dir / detail_file(ref), render_detail_md(info).encode()),
+                       (sidecar_path(ctx.task_dir, ref), info.model_dump_json().encode())):
+        # No fsync per file: an item only counts as done once its recorded hashes match what is on disk.
+        atomic_write_bytes(path, data, durable=False)
+        written[path] = hashlib.sha256(data).hexdigest()
+    return written, generated
 
 
 def _fill_comments(ctx: StepContext, info: TableInfo) -> bool:
@@ -344,17 +368,23 @@ class _Tally:
     already_completed: int = 0
 
 
-def _tally(ctx: StepContext, plan: Plan, *, verify: bool = True) -> tuple[_Tally, list[StepState]]:
+def _tally(ctx: StepContext, plan: Plan, *, verify: bool = True, loaded: dict[int, StepState] | None = None,
+           results: dict[int, StepResult] | None = None) -> tuple[_Tally, list[StepState]]:
+    """Every table's outcome from the per-item state. ``loaded``/``results``: batches this process has
+    just run, whose state and result are already in memory (not read again from 1,000 files)."""
     tally = _Tally()
     states = []
     for index, refs in enumerate(plan.batches()):
-        state = ctx.state(STEP, _scope(index))
-        info = state.load()
+        state = (loaded or {}).get(index)
+        info = state.info if state is not None else None
+        if state is None:
+            state = ctx.state(STEP, _scope(index))
+            info = state.load()
         states.append(state)
         if info is None or info.fingerprint != _batch_fingerprint(ctx, plan, refs):
             tally.unfinished.extend(f"{r.qualified} (batch {index} has not run)" for r in refs)
             continue
-        batch_result = _read_batch_result(state)
+        batch_result = (results or {}).get(index) or _read_batch_result(state)
         if batch_result is not None:
             tally.resumed = tally.resumed or batch_result.resumed
             tally.already_completed += batch_result.already_completed
@@ -391,16 +421,17 @@ def batches_complete(ctx: StepContext) -> bool:
     return not tally.unfinished
 
 
-def merge(ctx: StepContext, *, verify: bool = True) -> StepResult:
+def merge(ctx: StepContext, *, verify: bool = True, loaded: dict[int, StepState] | None = None,
+          results: dict[int, StepResult] | None = None) -> StepResult:
     """Check every batch is complete, write ``filename_mapping.txt``, mark the step's state finished.
 
     ``verify`` re-checks each table's recorded output hashes; ``run`` skips that for the batches it
-    has just run and checked itself.
+    has just run and checked itself, and hands over their state (``loaded``) and results.
     """
     plan = _read_plan(ctx)
     if plan is None:
         raise InvalidInput("ddl_generation has no plan in this task directory; plan the batches first")
-    tally, states = _tally(ctx, plan, verify=verify)
+    tally, states = _tally(ctx, plan, verify=verify, loaded=loaded, results=results)
     total = len(plan.tables)
     base = StepResult(step=STEP, items_total=total, items_completed=len(tally.completed),
                       items_skipped=len(tally.skipped), resumed=tally.resumed,
@@ -420,7 +451,7 @@ def merge(ctx: StepContext, *, verify: bool = True) -> StepResult:
     atomic_write_text(ctx.task_dir / MAPPING_FILE, mapping)
     removed = _remove_stale_outputs(ctx, plan)
     for state in states:
-        state.finish()
+        state.finish(durable=False)  # the plan (fsynced below) decides what the next run does
     plan.finished = True
     _write_plan(ctx, plan)
     ctx.progress(len(tally.completed), total, what="tables", force=True)
@@ -465,7 +496,8 @@ def _remove_stale_outputs(ctx: StepContext, plan: Plan) -> list[str]:
 
 def run(ctx: StepContext) -> StepResult:
     """Plan, every batch, merge — the CLI and single-process path."""
-    batch_results = []
+    batch_results: list[StepResult] = []
+    states: dict[int, StepState] = {}
     # The next batch is introspected on a second thread while this one is rendered and written: the
     # database works on its own core while Python renders, instead of each waiting for the other.
     with ctx.business_db.connect(autocommit=False, application_name="data_pipeline:ddl") as conn, \
@@ -486,10 +518,11 @@ def run(ctx: StepContext) -> StepResult:
                 upcoming = following, prefetch.submit(_introspect_batch, ctx, following, conn)
             result = _process_batch(ctx, plan, batch, intro, done)
             batch_results.append(result)
+            states[index] = batch.state
             done += result.items_completed
             if result.status == "failed" and not ctx.params.continue_on_error:
                 break
-    final = merge(ctx, verify=False)
+    final = merge(ctx, verify=False, loaded=states, results=dict(enumerate(batch_results)))
     final.details["batch_results"] = [
         {k: r.details.get(k) for k in ("batch", "processed")} | {"completed": r.items_completed,
                                                                  "failed": r.items_failed}
