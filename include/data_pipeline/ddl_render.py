@@ -51,6 +51,8 @@ def one_line(text: str | None) -> str:
     """Text safe for a ``--`` comment or a Markdown bullet: newlines and runs of blanks become one space."""
     if not text:
         return ""
+    if text.isprintable() and "  " not in text:  # the common case, without a regex: no blank but single spaces
+        return text.strip()
     return _WHITESPACE.sub(" ", text).strip() if _ODD_BLANKS.search(text) else text.strip()
 
 

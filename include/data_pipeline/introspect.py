@@ -360,8 +360,9 @@ def _introspect(conn: psycopg.Connection, refs: list[TableRef], sample_rows: int
         if contype == "p":
             info.primary_key = list(columns)
             info.primary_key_name = name
-            for column in info.columns:
-                column.is_primary_key = column.name in info.primary_key
+            for column in info.columns:  # assigning a pydantic field costs microseconds: only the key columns
+                if column.name in info.primary_key:
+                    column.is_primary_key = True
         elif contype in ("u", "x"):
             info.unique_constraints.append({"name": name, "definition": definition, "columns": list(columns),
                                             "type": "unique" if contype == "u" else "exclude"})
@@ -545,14 +546,13 @@ def _sample(conn: psycopg.Connection, tables: dict[int, _Table], limit: int, res
         names = [c.name for c in info.columns]
         info.sample_rows = [dict(zip(names, row, strict=True)) for row in outcome] if names else []
         for position, column in enumerate(info.columns):
-            seen: list[str] = []
+            seen = column.sample_values  # this column's own (empty) list, filled in place: no pydantic assignment
             for row in outcome:
                 value = row[position]
                 if value is not None and value not in seen:
                     seen.append(value)
                 if len(seen) >= 5:
                     break
-            column.sample_values = seen
 
 
 def _run_pipelined(conn: psycopg.Connection, queries: Sequence[str]) -> list[list[tuple[Any, ...]] | str]:
