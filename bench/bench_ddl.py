@@ -10,7 +10,11 @@ ANALYZEd) in a database on the embedded server, then times, several times and al
   ``SELECT * FROM t LIMIT 20`` for every table — the schema plus 20 rows per table, the least a
   hand-rolled job would do.
 
-Prints the medians and, as the LAST line, ``ratio ours/anchor``.
+Prints the medians (wall time, and the CPU time of each side's processes split into user — Python,
+rendering — and system — mostly file creation), the cost of creating one file in the work directory
+(probed before the runs: on a file system where deletions are frequent it dominates, since ours
+writes 4 files per table — ``.ddl``, ``_detail.md``, the structure sidecar and the per-table state
+record — where the anchor writes 2 in all) and, as the LAST line, ``ratio ours/anchor``.
 
     .venv/bin/python bench/bench_ddl.py --tables 1000 --repeat 5
 """
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -95,6 +100,37 @@ def wait_for_server(attempt: int) -> None:
     embedded.server()
 
 
+class Usage:
+    """CPU time (user, system) of the child processes run inside the ``with`` block; ``wall`` is set by
+    the caller from the timed part."""
+
+    wall = 0.0
+
+    def __enter__(self) -> Usage:
+        self.start = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.user = end.ru_utime - self.start.ru_utime
+        self.system = end.ru_stime - self.start.ru_stime
+
+
+def probe_file_creation(directory: Path, files: int = 200) -> float:
+    """Microseconds to create, write and rename one small file in ``directory`` (kept until the end: deleting
+    them now would make the runs' own file creation slower)."""
+    probe = directory / "probe"
+    probe.mkdir()
+    t0 = time.perf_counter()
+    for i in range(files):
+        tmp = probe / f".f{i}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.write(fd, b"x" * 2000)
+        os.close(fd)
+        os.replace(tmp, probe / f"f{i}")
+    return (time.perf_counter() - t0) / files * 1e6
+
+
 def run_ours(uri: str, table_list: Path, out: Path, *, attempts: int = 3) -> float:
     for attempt in range(1, attempts + 1):
         shutil.rmtree(out, ignore_errors=True)
@@ -158,18 +194,23 @@ def main() -> None:
     env_note = os.environ.get("DATA_PIPELINE_LLM_BASE_URL")
     if env_note:
         raise SystemExit("unset DATA_PIPELINE_LLM_BASE_URL: this benchmark measures the offline generator")
-    ours: list[float] = []
-    anchor: list[float] = []
+    ours: list[Usage] = []
+    anchor: list[Usage] = []
+    print(f"work dir {work}: {probe_file_creation(work):.0f} us to create one file; "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)
     try:
         for rep in range(args.repeat):
             out = work / f"out_{rep}"
-            if rep % 2 == 0:
-                ours.append(run_ours(uri, table_list, out))
-                anchor.append(run_anchor(uri, args.tables, work))
-            else:
-                anchor.append(run_anchor(uri, args.tables, work))
-                ours.append(run_ours(uri, table_list, out))
-            print(f"rep {rep + 1}: ours {ours[-1]:.2f}s  anchor {anchor[-1]:.2f}s", flush=True)
+            for side in ("ours", "anchor") if rep % 2 == 0 else ("anchor", "ours"):
+                with Usage() as usage:
+                    if side == "ours":
+                        usage.wall = run_ours(uri, table_list, out)
+                    else:
+                        usage.wall = run_anchor(uri, args.tables, work)
+                (ours if side == "ours" else anchor).append(usage)
+            print(f"rep {rep + 1}: ours {ours[-1].wall:.2f}s (cpu user {ours[-1].user:.2f}s, system "
+                  f"{ours[-1].system:.2f}s)  anchor {anchor[-1].wall:.2f}s (cpu user {anchor[-1].user:.2f}s, "
+                  f"system {anchor[-1].system:.2f}s)", flush=True)
             files = len(list(out.glob("*.ddl")))
             if files != args.tables:
                 raise SystemExit(f"expected {args.tables} .ddl files, found {files}")
@@ -179,10 +220,14 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
         if not args.keep:
             embedded.drop_database(db_name)
-    ours_median = statistics.median(ours)
-    anchor_median = statistics.median(anchor)
-    print(f"median ours (ddl_generation, {args.tables} tables): {ours_median:.2f}s")
-    print(f"median anchor (pg_dump --schema-only + psql 20 rows/table): {anchor_median:.2f}s")
+    ours_median = statistics.median(u.wall for u in ours)
+    anchor_median = statistics.median(u.wall for u in anchor)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    for name, runs in ((f"ours (ddl_generation, {args.tables} tables)", ours),
+                       ("anchor (pg_dump --schema-only + psql 20 rows/table)", anchor)):
+        user, system = statistics.median(u.user for u in runs), statistics.median(u.system for u in runs)
+        print(f"median {name}: {statistics.median(u.wall for u in runs):.2f}s; cpu user {user:.2f}s, system "
+              f"{system:.2f}s (the rest: waiting for the database and for a core)")
     print(f"ratio ours/anchor: {ours_median / anchor_median:.2f}")
 
 
