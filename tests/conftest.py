@@ -15,6 +15,18 @@ from platform_db import embedded
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+_SERIAL_GROUPS = {"api": "live_airflow", "dag_runs": "dag_runs"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the group markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under xdist (--dist loadgroup) the tests sharing one real Airflow stay on one worker."""
+    for item in items:
+        parts = Path(str(item.fspath)).relative_to(PROJECT_ROOT / "tests").parts
+        if len(parts) > 1 and parts[0] in _SERIAL_GROUPS:
+            item.add_marker(pytest.mark.xdist_group(_SERIAL_GROUPS[parts[0]]))
+
+
 def new_database(prefix: str = "dp_test") -> str:
     """Create a uniquely named database (with pgvector) on the embedded server; return its URI."""
     name = f"{prefix}_{os.getpid()}_{secrets.token_hex(4)}"

@@ -1,16 +1,18 @@
 """Reliability: PostgreSQL restarts in the middle of sql_validation; the step completes, verdicts unchanged.
 
-This restarts the shared embedded server (a fast shutdown and start, a couple of seconds), which ends
-every open connection of this process too: the task store's pool checks connections and reconnects,
-and this test uses a tracked task so that path is exercised as well. Run it alone with
-``pytest -m restarts_postgres``.
+The business database and the task store live on a private embedded server of their own, so the
+restart (a fast shutdown and start) ends every connection of this test — the task store's pool
+checks connections and reconnects; a tracked task exercises that path — and nobody else's.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,8 +82,19 @@ def saved_verdicts(task_dir: Path) -> int:
     return sum(1 for rec in state.records().values() if rec.status == "completed")
 
 
-def test_postgres_restart_during_validation_changes_nothing(fresh_db_uri: str, platform_db_uri: str,
-                                                            data_dir: Path) -> None:
+@pytest.fixture
+def private_server() -> Iterator[Path]:
+    """A second embedded PostgreSQL, only for this test, stopped afterwards."""
+    pgdata = embedded.local_dir() / f"pg_restart_test_{os.getpid()}" / "pgdata"
+    embedded.server(pgdata)
+    yield pgdata
+    embedded.stop(pgdata)
+    shutil.rmtree(pgdata.parent, ignore_errors=True)
+
+
+def test_postgres_restart_during_validation_changes_nothing(private_server: Path, data_dir: Path) -> None:
+    fresh_db_uri = embedded.ensure_database("business", extensions=(), pgdata=private_server)
+    platform_db_uri = embedded.ensure_database("platform", pgdata=private_server)
     build_demo_database(fresh_db_uri)
     store = TaskStore(platform_db_uri)
     store.migrate()
@@ -99,7 +112,7 @@ def test_postgres_restart_during_validation_changes_nothing(fresh_db_uri: str, p
             time.sleep(0.05)
         assert saved_verdicts(task_dir) < len(pairs), "validation finished before the restart"
         started = time.monotonic()
-        embedded.restart()  # ends every session, the lock holder's included
+        embedded.restart(private_server)  # ends every session, the lock holder's included
         restarted.append(time.monotonic() - started)
         blocker.close()
 

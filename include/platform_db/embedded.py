@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
+import subprocess
 import threading
 import warnings
 from pathlib import Path
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 _lock = threading.Lock()
-_server: PostgresServer | None = None
+_servers: dict[Path, PostgresServer] = {}
 
 
 def local_dir() -> Path:
@@ -35,34 +37,35 @@ def pgdata_dir() -> Path:
     return local_dir() / "pgdata"
 
 
-def server() -> PostgresServer:
-    """Return a handle on the running embedded server, starting it when needed."""
-    global _server
+def server(pgdata: Path | None = None) -> PostgresServer:
+    """A handle on a running embedded server (the shared one unless ``pgdata`` names another), started if needed."""
+    pgdata = (pgdata or pgdata_dir()).resolve()
     with _lock:
         with warnings.catch_warnings():
             # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless here.
             warnings.simplefilter("ignore")
             import pgserver
 
-            if _server is None:
-                local_dir().mkdir(parents=True, exist_ok=True)
-                _server = pgserver.get_server(pgdata_dir(), cleanup_mode=None)
+            handle = _servers.get(pgdata)
+            if handle is None:
+                pgdata.parent.mkdir(parents=True, exist_ok=True)
+                handle = _servers[pgdata] = pgserver.get_server(pgdata, cleanup_mode=None)
             else:
                 # Someone may have stopped or restarted it since; pgserver only starts it if needed.
-                with _server._lock:
-                    _server.ensure_postgres_running()
-        return _server
+                with handle._lock:
+                    handle.ensure_postgres_running()
+        return handle
 
 
-def server_uri(database: str = "postgres") -> str:
-    """URI of ``database`` on the embedded server (Unix socket, trust auth, user ``postgres``)."""
-    return server().get_uri(database)
+def server_uri(database: str = "postgres", pgdata: Path | None = None) -> str:
+    """URI of ``database`` on an embedded server (Unix socket, trust auth, user ``postgres``)."""
+    return server(pgdata).get_uri(database)
 
 
-def ensure_database(name: str, *, extensions: tuple[str, ...] = ("vector",)) -> str:
+def ensure_database(name: str, *, extensions: tuple[str, ...] = ("vector",), pgdata: Path | None = None) -> str:
     """Create ``name`` on the embedded server if missing and return its URI."""
-    _create_database_if_missing(server_uri("postgres"), name)
-    uri = server_uri(name)
+    _create_database_if_missing(server_uri("postgres", pgdata), name)
+    uri = server_uri(name, pgdata)
     if extensions:
         with psycopg.connect(uri, autocommit=True) as conn:
             for ext in extensions:
@@ -80,8 +83,8 @@ def _create_database_if_missing(admin_uri: str, name: str) -> None:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
-def drop_database(name: str) -> None:
-    with psycopg.connect(server_uri("postgres"), autocommit=True) as conn:
+def drop_database(name: str, pgdata: Path | None = None) -> None:
+    with psycopg.connect(server_uri("postgres", pgdata), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
@@ -93,37 +96,27 @@ def bin_dir() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
-def stop() -> bool:
-    """Stop the embedded server if it runs; returns whether it was running."""
-    import subprocess
+def _pg_ctl(pgdata: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    cmd = [str(bin_dir() / "pg_ctl"), "-D", str(pgdata), *args]
+    if os.geteuid() == 0:  # pgserver runs the server as its own unprivileged user
+        cmd = ["su", "pgserver", "-s", "/bin/sh", "-c", " ".join(shlex.quote(c) for c in cmd)]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout)
 
-    pid_file = pgdata_dir() / "postmaster.pid"
-    if not pid_file.exists():
+
+def stop(pgdata: Path | None = None) -> bool:
+    """Stop an embedded server if it runs; returns whether it was running."""
+    pgdata = (pgdata or pgdata_dir()).resolve()
+    if not (pgdata / "postmaster.pid").exists():
         return False
-    cmd = [str(bin_dir() / "pg_ctl"), "-D", str(pgdata_dir()), "-m", "fast", "-w", "stop"]
-    if os.geteuid() == 0:
-        cmd = ["su", "pgserver", "-s", "/bin/sh", "-c", " ".join(_shell_quote(c) for c in cmd)]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    global _server
+    result = _pg_ctl(pgdata, "-m", "fast", "-w", "stop")
     with _lock:
-        _server = None
+        _servers.pop(pgdata, None)
     return result.returncode == 0
 
 
-def restart() -> None:
-    """Restart the server in place (same socket); used by reliability tests."""
-    import subprocess
-
-    cmd = [
-        str(bin_dir() / "pg_ctl"), "-D", str(pgdata_dir()), "-l", str(pgdata_dir() / "log"),
-        "-m", "fast", "-w", "restart",
-    ]
-    if os.geteuid() == 0:
-        cmd = ["su", "pgserver", "-s", "/bin/sh", "-c", " ".join(_shell_quote(c) for c in cmd)]
-    subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=60)
-
-
-def _shell_quote(value: str) -> str:
-    import shlex
-
-    return shlex.quote(value)
+def restart(pgdata: Path | None = None) -> None:
+    """Restart a server in place (same socket); reliability tests restart a private one."""
+    pgdata = (pgdata or pgdata_dir()).resolve()
+    result = _pg_ctl(pgdata, "-l", str(pgdata / "log"), "-m", "fast", "-w", "restart")
+    if result.returncode != 0:
+        raise RuntimeError(f"pg_ctl restart failed: {result.stderr.strip() or result.stdout.strip()}")

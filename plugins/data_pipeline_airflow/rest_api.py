@@ -27,6 +27,8 @@ from data_pipeline.errors import PipelineError
 from data_pipeline.task_store import TaskRecord
 
 DAG_ID = "data_pipeline"
+UNFINISHED_TI_STATES = ("no_status", "scheduled", "queued", "running", "up_for_retry", "up_for_reschedule",
+                        "deferred", "restarting")
 
 
 def _principal(user: Any) -> Principal:
@@ -124,7 +126,17 @@ class AirflowRunLauncher:
             return None
         if response.status_code >= 400:
             return "unknown"
-        return str(response.json().get("state"))
+        state = str(response.json().get("state"))
+        if state in ("queued", "running") and task.status != "in_progress":
+            # A finished pipeline whose run still awaits the scheduler's bookkeeping is not active; a run
+            # whose tasks were cleared to run again is. The run's unfinished task instances tell them apart.
+            unfinished = httpx.get(
+                f"{self._api(request)}/api/v2/dags/{dag_id}/dagRuns/{task.dag_run_id}/taskInstances",
+                params=[("state", s) for s in UNFINISHED_TI_STATES] + [("limit", "1")],
+                headers=self._auth(request), timeout=15.0)
+            if unfinished.status_code == 200 and unfinished.json().get("total_entries") == 0:
+                return "finishing"
+        return state
 
 
 def task_api() -> FastAPI:
