@@ -114,8 +114,9 @@ def report(detail: dict, files: dict, airflow: Any, task_id: str) -> None:
             extra = "  " + json.dumps({k: details[k] for k in ("valid", "invalid", "repaired", "success_rate")
                                        if k in details}, ensure_ascii=False)
         if step["step_name"] == "training_load" and details:
-            extra = "  " + json.dumps({k: v for k, v in details.items() if "count" in k or k == "loaded"},
-                                      ensure_ascii=False)[:300]
+            rows = details.get("task_rows") or {}
+            extra = (f"  training rows loaded for this task: {sum(rows.values())} "
+                     + json.dumps(rows, ensure_ascii=False) + f" into {details.get('vector_store')}")
         say(f"    {step['step_name']:<16} {step['status']:<10} {step.get('duration_seconds') or 0:>7.1f}s "
             f"items {result.get('items_completed', 0)}/{result.get('items_total', 0)}{extra}")
     say(f"    files: {files['file_count']} ({files.get('total_size')}) in {detail.get('output_directory')}")
