@@ -9,7 +9,12 @@ import subprocess
 import time
 from pathlib import Path
 
+import psycopg
+import pytest
+
+from data_pipeline.workflow import create_task_from_parameters
 from tests.dag_runs.conftest import DEMO_TABLES, DagRunner
+from tests.dag_runs.test_maintenance_dag import metadata_uri
 from tests.fake_openai import FakeOpenAI, Reply
 
 
@@ -35,6 +40,10 @@ def test_complete_then_again_then_one_step(runner: DagRunner) -> None:
     assert "[training_load]" in log and "progress" in log
     outputs = {o.file_path: o for o in runner.store.list_outputs(task_id)}
     assert outputs["bss_company.ddl"].content_hash and outputs["task_result.json"].is_primary
+    with psycopg.connect(metadata_uri(runner)) as conn:
+        events = conn.execute("SELECT count(*) FROM asset_event e JOIN asset a ON a.id = e.asset_id "
+                              "WHERE a.name = 'text2sql_training_data'").fetchone()[0]
+    assert events >= 1  # downstream DAGs can be scheduled on new training data
 
     second = runner.dags_test("data_pipeline", {"task_id": task_id, "execution_mode": "complete"})
     assert second.returncode == 0, second.stdout[-4000:]
@@ -59,11 +68,41 @@ def test_complete_then_again_then_one_step(runner: DagRunner) -> None:
     assert len(list((directory / "previous_pairs").glob("qs_*_pair.json"))) == 1
 
 
-def test_no_secret_in_run_conf_xcom_or_logs(runner: DagRunner) -> None:
+def test_no_secret_in_run_conf_xcom_rendered_fields_or_logs(runner: DagRunner,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATA_PIPELINE_DATA_DIR", str(runner.data_dir))
     refused = runner.dags_test("data_pipeline", {"db_connection": "postgresql://u:hunter2-secret@h/db",
                                                  "table_list": ["bss_company"]})
     assert refused.returncode != 0
     assert "must not contain db_connection" in refused.stdout + refused.stderr
+    assert "hunter2-secret" not in refused.stdout + refused.stderr
+
+    # A task whose business database is a URI with a password (the demo server ignores it: trust auth).
+    secret = "Sup3r-Secret-Pa55"
+    demo = runner.airflow.env["AIRFLOW_CONN_HIGHWAY_DEMO"].replace("postgres:@", f"postgres:{secret}@")
+    task_id = create_task_from_parameters(runner.store, {"db_connection": demo, "table_list": DEMO_TABLES[:3]},
+                                          created_by="api")
+    run = runner.dags_test("data_pipeline", {"task_id": task_id, "execution_mode": "complete"})
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert runner.store.require_task(task_id).status == "completed"
+    assert secret not in run.stdout + run.stderr  # every task log of the run
+    with psycopg.connect(metadata_uri(runner)) as conn:
+        conf = conn.execute("SELECT conf::text FROM dag_run WHERE conf::text LIKE %s", (f"%{task_id}%",)).fetchall()
+        assert conf and all(secret not in row[0] for row in conf)
+        for table, column in (("xcom", "value::text"), ("rendered_task_instance_fields", "rendered_fields::text"),
+                              ("dag_run", "conf::text")):
+            leaked = conn.execute(f"SELECT count(*) FROM {table} WHERE {column} LIKE %s", (f"%{secret}%",)).fetchone()
+            assert leaked == (0,), table
+    for path in (runner.data_dir / task_id).rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    with runner.store.connection() as conn:
+        for table in ("data_pipeline_tasks", "data_pipeline_task_logs", "data_pipeline_task_steps",
+                      "data_pipeline_task_outputs"):
+            leaked = conn.execute(f"SELECT count(*) AS n FROM {table} t WHERE t::text LIKE %s",
+                                  (f"%{secret}%",)).fetchone()["n"]
+            assert leaked == 0, table
+    assert runner.store.get_secret(task_id, "db_password") == secret  # kept apart, where the steps need it
 
 
 def test_killed_step_retried_resumes_without_redoing_finished_tables(runner: DagRunner) -> None:
