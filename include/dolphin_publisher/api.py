@@ -7,9 +7,13 @@ reads and one for writes. The write dependency's return value (a user object or 
 answer: the config's public view leaves them out and errors carry only the server's code and msg.
 
 Every status a route can answer is declared in its OpenAPI ``responses``: 400 (invalid input), 401
-and 403 (the plugin's auth), 500, and per route 404, 409, 502 (DolphinScheduler refused) and 503
-(DolphinScheduler not configured or unreachable). Routes that need DolphinScheduler look the
-workflow up first, so an unknown workflow is a 404 whatever the settings.
+and 403 (the plugin's auth), 500, and per route 404 and 409. Routes that call DolphinScheduler
+answer its business errors by whose business they are (``errors.classify_dolphin_code``): what
+describes the request or the state of what it names is 400/404/409, a token without permission
+403, each with the server's ``dolphin_code`` and ``dolphin_msg``. Only DolphinScheduler failing
+stays 5xx: 502 when it answered 5xx, garbage or an internal error, 503 when it is not configured,
+not reachable or timed out. They look the workflow up first, so an unknown workflow is a 404
+whatever the settings.
 """
 
 from __future__ import annotations
@@ -136,24 +140,57 @@ _ERROR_TEXT = {
     403: "Not allowed: needs read (GET) or run (other methods) access to the data_pipeline DAG",
     404: "Workflow, version, task or instance not found (NOT_FOUND)",
     409: "Conflicts with the current state: name taken, task owned by another workflow, publish running, "
-         "workflow offline or not deployed, ONLINE in DolphinScheduler (CONFLICT)",
+         "workflow offline or not deployed (CONFLICT)",
     500: "Unexpected error; details in the API server log (INTERNAL_ERROR)",
-    502: "DolphinScheduler refused the request; data has its code and msg (DOLPHIN_ERROR, DOLPHIN_AUTH_ERROR)",
+    502: "DolphinScheduler failed: it answered HTTP 5xx, something that is not its API envelope, an internal "
+         "error (for example 10105 create definition error) or a code not known to be about the request, or "
+         "it rejected the configured token (DOLPHIN_ERROR, DOLPHIN_AUTH_ERROR); data has its code and msg",
     503: "DolphinScheduler unavailable: not configured (DOLPHIN_NOT_CONFIGURED; the message says how to configure "
-         "it), settings incomplete (CONFIG_ERROR), or not reachable (DOLPHIN_UNAVAILABLE)",
+         "it), settings incomplete (CONFIG_ERROR), configured project missing (DOLPHIN_PROJECT_NOT_FOUND), "
+         "or not reachable or timed out (DOLPHIN_UNAVAILABLE)",
+}
+# Routes that call DolphinScheduler: its business errors are the caller's, with its code and msg in
+# data (dolphin_code, dolphin_msg).
+_REMOTE_TEXT = {
+    400: _ERROR_TEXT[400] + "; or DolphinScheduler rejected the data (DOLPHIN_INVALID: 10001 bad parameter, "
+                            "50017 data not valid, 50019 cycle, 50020 task params, 50030/50036 relations, 10198 "
+                            "duplicate task name)",
+    403: _ERROR_TEXT[403] + "; or the DolphinScheduler token lacks permission (DOLPHIN_PERMISSION_DENIED: "
+                            "30001/30002)",
+    404: _ERROR_TEXT[404] + "; or DolphinScheduler does not know the instance, definition, task instance or log "
+                            "(DOLPHIN_NOT_FOUND: 50001, 50003, 10008)",
+    409: _ERROR_TEXT[409] + "; or DolphinScheduler refuses it in the current state (DOLPHIN_CONFLICT: 50004 not "
+                            "released, 50008/50021 online, 10168 name exists, 10204 schedule exists, 50035 DAG empty, "
+                            "50014 on batch start)",
 }
 
 
-def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+def _errors(*codes: int, remote: bool = False) -> dict[int | str, dict[str, Any]]:
     """The route's error statuses: validation, auth and internal errors always, plus ``codes``."""
-    return {code: {"model": ErrorEnvelope, "description": _ERROR_TEXT[code]}
+    texts = {**_ERROR_TEXT, **(_REMOTE_TEXT if remote else {})}
+    return {code: {"model": ErrorEnvelope, "description": texts[code]}
             for code in sorted({400, 401, 403, 500, *codes})}
 
 
 FOUND = _errors(404)
 CHANGE = _errors(404, 409)
-REMOTE = _errors(404, 409, 502, 503)
-READ_REMOTE = _errors(404, 502, 503)
+REMOTE = _errors(404, 409, 502, 503, remote=True)
+
+# OpenAPI links: which answer supplies the ids of the next call (create → online → publish → start →
+# its task instances → their logs), for client generators and for schemathesis' stateful runs.
+_WORKFLOW = {"workflow_id": "$response.body#/data/workflow_id"}
+_SAME_WORKFLOW = {"workflow_id": "$request.path.workflow_id"}
+
+
+def _linked(responses: dict[int | str, dict[str, Any]], status: int,
+            **links: tuple[str, dict[str, str]]) -> dict[int | str, dict[str, Any]]:
+    """``responses`` plus, on ``status``, links named after their target: (operationId, parameters)."""
+    return {**responses, status: {"links": {
+        name: {"operationId": operation, "parameters": parameters} for name, (operation, parameters) in links.items()}}}
+
+
+def _follow(ids: dict[str, str], *operations: str) -> dict[str, tuple[str, dict[str, str]]]:
+    return {operation: (operation, ids) for operation in operations}
 
 
 def _answer(data: Any = None, *, message: str = "ok", status: int = 200) -> JSONResponse:
@@ -225,7 +262,8 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
                   runtime_factory: Callable[[], Runtime] | None = None) -> APIRouter:
     """Routes for ``/api/v1``; ``read_access``/``write_access`` are FastAPI dependencies."""
     make_runtime = runtime_factory or Runtime
-    router = APIRouter(route_class=EnvelopeRoute, tags=["workflows"])
+    router = APIRouter(route_class=EnvelopeRoute, tags=["workflows"],
+                       generate_unique_id_function=lambda route: route.name)  # operationId = function name
     reader = [Depends(read_access)]
 
     # ---- workflows -------------------------------------------------------------------------------
@@ -241,7 +279,11 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
                                                      search=search, limit=limit, offset=offset)
         return _answer({"items": items, "total": total, "limit": limit, "offset": offset})
 
-    @router.post("/workflows", status_code=201, response_model=Envelope[WorkflowRefOut], responses=_errors(409))
+    @router.post("/workflows", status_code=201, response_model=Envelope[WorkflowRefOut], responses=_linked(
+        _errors(409), 201, **_follow(_WORKFLOW, "get_workflow", "update_workflow", "delete_workflow", "list_versions",
+                                     "platform_online", "platform_offline", "publish", "publish_records", "start",
+                                     "executions", "sync", "assign"),
+        get_version=("get_version", {**_WORKFLOW, "version": "$response.body#/data/version"})))
     def create_workflow(body: WorkflowFile, user: Any = Depends(write_access)) -> Any:
         ref = make_runtime().workflows.create(body, operator=_operator(user))
         return _answer(ref.to_dict(), message="workflow created", status=201)
@@ -260,7 +302,9 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
     def get_workflow(workflow_id: WorkflowId) -> Any:
         return _answer(make_runtime().workflows.get(workflow_id))
 
-    @router.put("/workflows/{workflow_id}", response_model=Envelope[WorkflowRefOut], responses=CHANGE)
+    @router.put("/workflows/{workflow_id}", response_model=Envelope[WorkflowRefOut], responses=_linked(
+        CHANGE, 200, get_version=("get_version", {**_WORKFLOW, "version": "$response.body#/data/version"}),
+        **_follow(_WORKFLOW, "publish")))
     def update_workflow(workflow_id: WorkflowId, body: WorkflowFile, user: Any = Depends(write_access)) -> Any:
         ref = make_runtime().workflows.update(workflow_id, body, operator=_operator(user))
         return _answer(ref.to_dict(), message="new version created" if ref.changed else "no change")
@@ -304,7 +348,8 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
 
     # ---- platform state and publishing -----------------------------------------------------------
 
-    @router.post("/workflows/{workflow_id}/online", response_model=Envelope[WorkflowSummary], responses=FOUND)
+    @router.post("/workflows/{workflow_id}/online", response_model=Envelope[WorkflowSummary], responses=_linked(
+        FOUND, 200, **_follow(_SAME_WORKFLOW, "publish", "start")))
     def platform_online(workflow_id: WorkflowId, user: Any = Depends(write_access)) -> Any:
         return _answer(make_runtime().workflows.set_status(workflow_id, WorkflowStatus.ONLINE,
                                                            operator=_operator(user)), message="online on the platform")
@@ -314,7 +359,9 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
         return _answer(make_runtime().workflows.set_status(workflow_id, WorkflowStatus.OFFLINE,
                                                            operator=_operator(user)), message="offline on the platform")
 
-    @router.post("/workflows/{workflow_id}/publish", response_model=Envelope[PublishRecord], responses=REMOTE)
+    @router.post("/workflows/{workflow_id}/publish", response_model=Envelope[PublishRecord], responses=_linked(
+        REMOTE, 200, **_follow(_SAME_WORKFLOW, "start", "sync", "executions", "publish_records", "delete_workflow",
+                               "update_workflow")))
     def publish(workflow_id: WorkflowId, body: PublishRequest, user: Any = Depends(write_access)) -> Any:
         runtime = make_runtime()
         runtime.workflows.require(workflow_id)
@@ -331,7 +378,9 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
 
     # ---- instances -------------------------------------------------------------------------------
 
-    @router.post("/workflows/{workflow_id}/start", response_model=Envelope[dict[str, Any]], responses=REMOTE)
+    @router.post("/workflows/{workflow_id}/start", response_model=Envelope[dict[str, Any]], responses=_linked(
+        REMOTE, 200, **_follow(_SAME_WORKFLOW, "sync", "executions"),
+        execution_tasks=("execution_tasks", {**_SAME_WORKFLOW, "instance_id": "$response.body#/data/instance_ids/0"})))
     def start(workflow_id: WorkflowId, body: StartRequest | None = None, user: Any = Depends(write_access)) -> Any:
         body = body or StartRequest()
         runtime = make_runtime()
@@ -342,7 +391,7 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
         return _answer(result, message="instance started")
 
     @router.get("/workflows/{workflow_id}/executions", dependencies=reader, response_model=Envelope[list[Any]],
-                responses=READ_REMOTE)
+                responses=REMOTE)
     def executions(workflow_id: WorkflowId, refresh: bool = False) -> Any:
         """The cached latest executions; ``refresh=true`` syncs them from DolphinScheduler first."""
         runtime = make_runtime()
@@ -353,7 +402,8 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
         return _answer(runtime.workflows.executions(workflow_id))
 
     @router.get("/workflows/{workflow_id}/executions/{instance_id}/tasks", dependencies=reader,
-                response_model=Envelope[dict[str, Any]], responses=READ_REMOTE)
+                response_model=Envelope[dict[str, Any]], responses=_linked(
+                    REMOTE, 200, task_log=("task_log", {"task_instance_id": "$response.body#/data/tasks/0/id"})))
     def execution_tasks(workflow_id: WorkflowId, instance_id: InstanceId) -> Any:
         runtime = make_runtime()
         if runtime.workflows.require(workflow_id)["workflow_code"] is None:
@@ -363,13 +413,13 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
             return _answer(history.task_instances(workflow_id, instance_id))
 
     @router.get("/task-instances/{task_instance_id}/log", dependencies=reader,
-                response_model=Envelope[dict[str, Any]], responses=READ_REMOTE)
+                response_model=Envelope[dict[str, Any]], responses=REMOTE)
     def task_log(task_instance_id: TaskInstanceId, skip_line_num: int = Query(default=0, ge=0, le=INT_MAX),
                  limit: int = Query(default=1000, ge=1, le=10000)) -> Any:
         with make_runtime().history() as history:
             return _answer(history.task_log(task_instance_id, skip_lines=skip_line_num, limit=limit))
 
-    @router.post("/workflows/{workflow_id}/sync", response_model=Envelope[dict[str, Any]], responses=READ_REMOTE)
+    @router.post("/workflows/{workflow_id}/sync", response_model=Envelope[dict[str, Any]], responses=REMOTE)
     def sync(workflow_id: WorkflowId, user: Any = Depends(write_access)) -> Any:
         runtime = make_runtime()
         runtime.workflows.require(workflow_id)
@@ -402,7 +452,8 @@ def create_router(read_access: Callable[..., Any], write_access: Callable[..., A
             limit=limit, offset=offset)
         return _answer({"items": items, "total": total, "limit": limit, "offset": offset})
 
-    @router.post("/tasks", response_model=Envelope[dict[str, Any]], responses=_errors())
+    @router.post("/tasks", response_model=Envelope[dict[str, Any]], responses=_linked(
+        _errors(), 200, reassign=("reassign", {"task_id": "$response.body#/data/task_ids/0"})))
     def upsert_tasks(body: TasksUpsertRequest, user: Any = Depends(write_access)) -> Any:
         ids = make_runtime().workflows.upsert_tasks(body.tasks)
         return _answer({"task_ids": ids}, message="tasks saved")

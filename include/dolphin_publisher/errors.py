@@ -92,11 +92,97 @@ class DolphinError(PublisherError):
         super().__init__(message, details=details)
 
 
+# DolphinScheduler business codes (``api/enums/Status.java``) by whose business they are. Numbers
+# are shared by several messages, so only numbers whose every message means the same thing are here.
+DOLPHIN_NOT_FOUND = frozenset({
+    50001,  # workflow instance does not exist
+    50003,  # workflow definition does not exist
+    50007,  # sub-workflow instance does not exist
+    10008, 10020,  # task instance not found (its log too)
+    10203,  # schedule does not exist
+})
+DOLPHIN_INVALID = frozenset({
+    10001,  # request parameter not valid
+    10002,  # task timeout parameter not valid
+    10024, 10140,  # crontab fails validation / cannot be parsed
+    10141,  # schedule start time equals end time
+    10198,  # duplicate task name
+    50017, 50018,  # data not valid / data is null
+    50019,  # cycle
+    50020,  # task params invalid
+    50030,  # relation names a task not in the definition
+    50036,  # relation error
+})
+DOLPHIN_CONFLICT = frozenset({
+    10023,  # online schedule cannot be updated
+    10126,  # schedule release already in that state
+    10168,  # definition name exists
+    10204,  # workflow already has a schedule
+    50002,  # instance already exists
+    50004,  # definition not released (offline)
+    50005, 50006, 50009,  # instance state does not allow the operation / busy with a command
+    50008,  # ONLINE definition cannot be edited
+    50021,  # definition is online (cannot be deleted)
+    50023,  # schedule is online
+    50034,  # task relation exists
+    50035,  # DAG empty: cannot go online
+    50045,  # task definition name exists
+    50050, 50051, 50052,  # task online / has downstream / has upstream
+})
+DOLPHIN_NO_PERMISSION = frozenset({30001, 30002})
+DOLPHIN_PROJECT_MISSING = frozenset({10018, 10190})
+# Codes whose meaning depends on the call: 50014 is "start error" in general, but on batch start
+# it lists the definitions that cannot be started (offline or gone), which is a state conflict.
+_BY_ENDPOINT = {("batch-start", 50014): 409}
+
+
+def classify_dolphin_code(code: int, endpoint: str | None = None) -> tuple[int, str]:
+    """(HTTP status, error_code) for a DolphinScheduler business error.
+
+    Errors about the request or the state of what it names are the caller's (4xx); a wrong project
+    code is the operator's settings (503, like any configuration error); what is left (10105
+    "create definition error", 10000 internal error, codes we do not know) is DolphinScheduler
+    failing, so 502.
+    """
+    status = _BY_ENDPOINT.get((endpoint or "", code))
+    if status is None:
+        if code in DOLPHIN_NOT_FOUND:
+            status = 404
+        elif code in DOLPHIN_INVALID:
+            status = 400
+        elif code in DOLPHIN_CONFLICT:
+            status = 409
+        elif code in DOLPHIN_NO_PERMISSION:
+            status = 403
+        elif code in DOLPHIN_PROJECT_MISSING:
+            status = 503
+        else:
+            status = 502
+    return status, _DOLPHIN_ERROR_CODES[status]
+
+
+_DOLPHIN_ERROR_CODES = {400: "DOLPHIN_INVALID", 403: "DOLPHIN_PERMISSION_DENIED", 404: "DOLPHIN_NOT_FOUND",
+                        409: "DOLPHIN_CONFLICT", 502: "DOLPHIN_ERROR", 503: "DOLPHIN_PROJECT_NOT_FOUND"}
+
+
 class DolphinApiError(DolphinError):
-    """The server answered with a non-zero envelope ``code`` (a business error: never retried)."""
+    """The server answered with a non-zero envelope ``code`` (a business error: never retried).
+
+    ``http_status`` and ``error_code`` follow ``classify_dolphin_code``.
+    """
 
     def __init__(self, code: int, msg: str, *, endpoint: str) -> None:
-        super().__init__(f"DolphinScheduler error {code}: {msg}", code=code, msg=msg, endpoint=endpoint)
+        self.http_status, self.error_code = classify_dolphin_code(code, endpoint)
+        if self.http_status == 403:
+            message = (f"the DolphinScheduler access token lacks permission for {endpoint} "
+                       f"(DolphinScheduler {code}: {msg}): grant its user access to the configured project, or "
+                       "use the token of a user who has it")
+        elif self.http_status == 503:
+            message = (f"the configured DolphinScheduler project does not exist (DolphinScheduler {code}: {msg}): "
+                       "check extra.project_code of the dolphinscheduler_default connection")
+        else:
+            message = f"DolphinScheduler error {code}: {msg}"
+        super().__init__(message, code=code, msg=msg, endpoint=endpoint)
 
 
 class DolphinAuthError(DolphinError):

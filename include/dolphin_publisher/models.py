@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema, field_validator
 
 TASK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$"
 DS_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -25,6 +25,11 @@ BIGINT_MAX = 2**63 - 1  # PostgreSQL bigint: platform workflow ids
 # database as server errors. Checked in Rust: a 5,000-task file costs no Python call per field.
 Text = Annotated[str, StringConstraints(pattern=r"^[^\x00]*$")]
 TaskId = Annotated[str, StringConstraints(pattern=TASK_ID_PATTERN)]
+# DolphinScheduler gives times in its server's zone without saying which (``2025-01-01 10:00:00``), so
+# they are stored and returned without a UTC offset; OpenAPI's date-time format would promise one.
+DsTime = Annotated[datetime, WithJsonSchema({
+    "type": "string", "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$",
+    "description": "DolphinScheduler server local time, ISO 8601 without a UTC offset"})]
 
 
 class TaskType(StrEnum):
@@ -90,7 +95,7 @@ class TaskSpec(BaseModel):
     command: Text | None = None
     sql: Text | None = None
     datasource: int | None = Field(default=None, ge=1, le=INT_MAX)
-    datasource_type: Text = "POSTGRESQL"
+    datasource_type: Text = Field(default="POSTGRESQL", max_length=32)  # the column's width
     worker_group: Text = "default"
     retries: int = Field(default=0, ge=0, le=100)
     retry_delay_minutes: int = Field(default=1, ge=0, le=10_080)
@@ -180,7 +185,7 @@ class WorkflowSummary(BaseModel):
     project_code: int | None
     engine_release_state: str | None
     last_execution_state: str | None
-    last_execution_time: datetime | None
+    last_execution_time: DsTime | None
     task_count: int
     updated_at: datetime
 
@@ -235,8 +240,8 @@ class InstanceRecord(BaseModel):
     name: str | None
     state: str | None
     command_type: str | None
-    start_time: datetime | None
-    end_time: datetime | None
+    start_time: DsTime | None
+    end_time: DsTime | None
     duration: str | None
     run_times: int | None
     host: str | None

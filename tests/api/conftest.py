@@ -1,11 +1,14 @@
 """A real Airflow (api-server, scheduler, dag-processor, triggerer) with the plugin loaded, per session.
 
 Everything is private to the session: Airflow home, metadata DB, task-store DB, data directory and
-demo business database, so the tests can create, run and delete freely.
+demo business database, so the tests can create, run and delete freely. DolphinScheduler is the
+fake server of tests/dolphin over real HTTP (no DolphinScheduler can run here), configured through
+``AIRFLOW_CONN_DOLPHINSCHEDULER_DEFAULT`` exactly as an operator would, so ``/api/v1`` works end to end.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Iterator
@@ -21,8 +24,11 @@ from local_stack import components
 from local_stack.airflow_env import VIEWER_USER, LocalAirflow, local_airflow
 from platform_db import embedded
 from tests.conftest import database_name, new_database
+from tests.dolphin.fake_dolphinscheduler import FakeDolphinScheduler
 
 API = "/api/v0/data_pipeline"
+DS_PROJECT_CODE = 7001
+DS_PROJECT_NAME = "text2sql"
 
 
 @dataclass
@@ -33,6 +39,7 @@ class LiveAirflow:
     viewer_token: str
     store: TaskStore
     data_dir: Path
+    dolphin: FakeDolphinScheduler
 
     @property
     def base_url(self) -> str:
@@ -56,7 +63,21 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveAirflow]:
+def dolphin() -> Iterator[FakeDolphinScheduler]:
+    """The DolphinScheduler the live stack talks to; outlives the stack (started before, stopped after)."""
+    fake = FakeDolphinScheduler(token=f"live-ds-{os.getpid()}", projects={DS_PROJECT_CODE: DS_PROJECT_NAME}).start()
+    yield fake
+    fake.stop()
+
+
+def dolphin_connection(fake: FakeDolphinScheduler) -> str:
+    """``dolphinscheduler_default`` in Airflow's JSON connection form."""
+    return json.dumps({"conn_type": "http", "host": fake.base_url, "password": fake.token,
+                       "extra": {"project_code": DS_PROJECT_CODE, "project_name": DS_PROJECT_NAME}})
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory, dolphin: FakeDolphinScheduler) -> Iterator[LiveAirflow]:
     root = tmp_path_factory.mktemp("live_airflow")
     data_dir = root / "training_data"
     data_dir.mkdir()
@@ -71,6 +92,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveAirflow]:
         "DATA_PIPELINE_DB_URI": store_uri,
         "DATA_PIPELINE_MAX_CONCURRENT_TASKS": "3",
         "AIRFLOW__CORE__PARALLELISM": "6",
+        "AIRFLOW_CONN_DOLPHINSCHEDULER_DEFAULT": dolphin_connection(dolphin),
     })
     components.migrate(airflow)
     stack = components.start(airflow)
@@ -79,7 +101,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveAirflow]:
         admin = components.wait_ready(stack, timeout=300)
         viewer = components.token(airflow, VIEWER_USER)
         store.migrate()
-        yield LiveAirflow(airflow, stack, admin, viewer, store, data_dir)
+        yield LiveAirflow(airflow, stack, admin, viewer, store, data_dir, dolphin)
     finally:
         stack.stop()
         store.close()

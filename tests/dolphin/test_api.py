@@ -15,7 +15,7 @@ from dolphin_publisher.api import create_router
 from dolphin_publisher.repository import Database
 from dolphin_publisher.runtime import Runtime
 
-from .conftest import PROJECT_CODE, fast_client
+from .conftest import PROJECT_CODE, fast_client, make_config
 from .fake_dolphinscheduler import FakeDolphinScheduler
 
 with warnings.catch_warnings():  # starlette's notice about its httpx-based test client is not ours to act on
@@ -156,7 +156,7 @@ def test_publish_start_executions_and_logs(api: Api, fake_ds: FakeDolphinSchedul
     _, log = api.call("GET", f"/task-instances/{task_instance}/log?limit=5", headers=READER)
     assert "echo b" in log["data"]["message"]
     status, other = api.call("GET", f"/workflows/{wid}/executions/424242/tasks", headers=READER)
-    assert status == 502 and other["data"]["dolphin_code"] == 50001
+    assert (status, other["error_code"], other["data"]["dolphin_code"]) == (404, "DOLPHIN_NOT_FOUND", 50001)
 
     second = api.call("POST", "/workflows", json={"name": "second", "tasks": [{"task_id": "s", "command": "x"}]}
                       )[1]["data"]["workflow_id"]
@@ -183,6 +183,99 @@ def test_publish_failure_carries_the_server_code(api: Api, fake_ds: FakeDolphinS
     assert status == 200 and body["data"]["status"] == "success"
     status, body = api.call("POST", f"/workflows/{wid}/publish", json={"operation": "launch"})
     assert (status, body["error_code"]) == (400, "VALIDATION_ERROR")
+
+
+def _dolphin_error(body: dict[str, Any]) -> tuple[str, int, str]:
+    return body["error_code"], body["data"]["dolphin_code"], body["data"]["dolphin_msg"]
+
+
+def test_dolphinscheduler_errors_about_the_request_are_4xx(api: Api, fake_ds: FakeDolphinScheduler) -> None:
+    """DolphinScheduler's refusals that describe the request or the state of what it names are the
+    caller's business: 404, 400 or 409, with the server's code and msg kept for the user."""
+    wid = api.call("POST", "/workflows", json=WORKFLOW)[1]["data"]["workflow_id"]
+    api.call("POST", f"/workflows/{wid}/online")
+    assert api.call("POST", f"/workflows/{wid}/publish", json={"operation": "online"})[0] == 200
+
+    status, body = api.call("GET", "/task-instances/987654/log", headers=READER)
+    assert (status, *_dolphin_error(body)) == (404, "DOLPHIN_NOT_FOUND", 10008, "task instance not found")
+
+    status, body = api.call("DELETE", f"/workflows/{wid}?delete_in_dolphinscheduler=true")
+    assert (status, *_dolphin_error(body)[:2]) == (409, "DOLPHIN_CONFLICT", 50021)
+    assert api.call("GET", f"/workflows/{wid}", headers=READER)[0] == 200  # nothing deleted
+
+    assert api.call("POST", f"/workflows/{wid}/publish", json={"operation": "offline"})[0] == 200
+    status, body = api.call("POST", f"/workflows/{wid}/start")
+    assert (status, *_dolphin_error(body)[:2]) == (409, "DOLPHIN_CONFLICT", 50004)
+    assert "not released" in body["message"] and not fake_ds.instances
+    status, body = api.call("POST", "/workflows/batch-start", json={"workflow_ids": [wid]})
+    assert (status, *_dolphin_error(body)[:2]) == (409, "DOLPHIN_CONFLICT", 50014)
+
+    backwards = {"name": "backwards", "tasks": [{"task_id": "bw_1", "command": "echo 1"}],
+                 "schedule": {"cron": "0 3 * * *", "start_time": "2030-01-01 00:00:00",
+                              "end_time": "2029-01-01 00:00:00"}}
+    bw = api.call("POST", "/workflows", json=backwards)[1]["data"]["workflow_id"]
+    status, body = api.call("POST", f"/workflows/{bw}/publish", json={"operation": "online"})
+    assert (status, *_dolphin_error(body)[:2]) == (400, "DOLPHIN_INVALID", 10001)
+    assert "schedule is not valid" in body["data"]["dolphin_msg"]
+    assert body["data"]["record"]["status"] == "failed" and body["data"]["record"]["error_code"] == 10001
+    assert api.call("GET", f"/workflows/{bw}", headers=READER)[1]["data"]["publish_status"] == "failed"
+
+
+@pytest.mark.parametrize(("endpoint", "code", "msg"), [
+    ("create-workflow", 30001, "user has no operation privilege"),
+    ("list-instances", 30002, "user robot is not has project 7001 permission"),
+])
+def test_a_token_without_permission_is_403_naming_the_token(api: Api, fake_ds: FakeDolphinScheduler, endpoint: str,
+                                                            code: int, msg: str) -> None:
+    wid = api.call("POST", "/workflows", json=WORKFLOW)[1]["data"]["workflow_id"]
+    if endpoint == "list-instances":
+        assert api.call("POST", f"/workflows/{wid}/publish", json={"operation": "deploy"})[0] == 200
+    fake_ds.error_next(endpoint, code, msg)
+    if endpoint == "create-workflow":
+        status, body = api.call("POST", f"/workflows/{wid}/publish", json={"operation": "deploy"})
+    else:
+        status, body = api.call("GET", f"/workflows/{wid}/executions?refresh=true", headers=READER)
+    assert (status, *_dolphin_error(body)) == (403, "DOLPHIN_PERMISSION_DENIED", code, msg)
+    assert "DolphinScheduler access token lacks permission" in body["message"] and msg in body["message"]
+    assert fake_ds.token not in str(body)
+
+
+def test_only_dolphinscheduler_failing_is_5xx(api: Api, fake_ds: FakeDolphinScheduler) -> None:
+    wid = api.call("POST", "/workflows", json=WORKFLOW)[1]["data"]["workflow_id"]
+    assert api.call("POST", f"/workflows/{wid}/publish", json={"operation": "deploy"})[0] == 200
+
+    fake_ds.error_next("list-instances", 10000, "Internal Server Error: NullPointerException")
+    status, body = api.call("POST", f"/workflows/{wid}/sync")
+    assert (status, *_dolphin_error(body)[:2]) == (502, "DOLPHIN_ERROR", 10000)
+
+    fake_ds.fail_next("list-instances", status=500)  # an HTML error page, not the envelope; not retried
+    status, body = api.call("POST", f"/workflows/{wid}/sync")
+    assert (status, body["error_code"], body["data"]["http_status"]) == (502, "DOLPHIN_ERROR", 500)
+
+    fake_ds.fail_next("list-instances", times=3, status=503)  # every attempt the client makes
+    status, body = api.call("POST", f"/workflows/{wid}/sync")
+    assert (status, body["error_code"]) == (503, "DOLPHIN_UNAVAILABLE")
+
+    assert api.call("POST", f"/workflows/{wid}/sync")[0] == 200  # recovered
+    fake_ds.stop()
+    status, body = api.call("POST", f"/workflows/{wid}/sync")
+    assert (status, body["error_code"]) == (503, "DOLPHIN_UNAVAILABLE") and "cannot connect" in body["message"]
+
+
+@pytest.mark.parametrize(("overrides", "status", "error_code", "hint"), [
+    ({"project_code": 9999}, 503, "DOLPHIN_PROJECT_NOT_FOUND", "extra.project_code"),
+    ({"token": "revoked"}, 502, "DOLPHIN_AUTH_ERROR", "rejected the access token"),
+])
+def test_wrong_settings_are_the_operators_not_the_callers(db: Database, fake_ds: FakeDolphinScheduler,
+                                                          overrides: dict[str, Any], status: int, error_code: str,
+                                                          hint: str) -> None:
+    app = _app(Runtime(db, config=make_config(fake_ds, **overrides), client_factory=fast_client))
+    with TestClient(app) as client:
+        api = Api(client, app)
+        wid = api.call("POST", "/workflows", json=WORKFLOW)[1]["data"]["workflow_id"]
+        got, body = api.call("POST", f"/workflows/{wid}/publish", json={"operation": "deploy"})
+    assert (got, body["error_code"]) == (status, error_code) and hint in body["message"]
+    assert "revoked" not in str(body)
 
 
 def test_task_list_assignment_and_reassignment(api: Api) -> None:
@@ -310,3 +403,14 @@ def test_openapi_declares_the_error_answers(runtime: Runtime) -> None:
                 assert {"502", "503"} <= set(responses) and "DOLPHIN_NOT_CONFIGURED" in responses["503"]["description"]
             else:
                 assert "503" not in responses, (method, path)
+
+
+def test_openapi_links_lead_from_a_new_workflow_to_its_task_logs(runtime: Runtime) -> None:
+    """Clients (and generated-request runs) can follow create → online → publish → start → tasks → log."""
+    operations = {op["operationId"]: op for item in _app(runtime).openapi()["paths"].values() for op in item.values()}
+    chain = [("create_workflow", "201", "platform_online"), ("platform_online", "200", "publish"),
+             ("publish", "200", "start"), ("start", "200", "execution_tasks"), ("execution_tasks", "200", "task_log")]
+    for source, status, target in chain:
+        link = operations[source]["responses"][status]["links"][target]
+        assert link["operationId"] == target and set(link["parameters"]) == {
+            p["name"] for p in operations[target]["parameters"] if p["in"] == "path"}, (source, target)
