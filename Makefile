@@ -17,7 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check include dags plugins tests bench scripts
-	$(PY) -m pytest -n 3 --dist loadgroup
+	$(PY) -m pytest -n 3
 
 up: $(STAMP)
 	$(PY) scripts/airflow_local.py up

@@ -15,16 +15,18 @@ from platform_db import embedded
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-_SERIAL_GROUPS = {"api": "live_airflow", "dag_runs": "dag_runs"}
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
+    """Under xdist: the tests sharing one real Airflow run on one worker; every other test goes anywhere."""
+    from xdist.scheduler import LoadScopeScheduling
 
+    class SharedAirflowScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            for folder in ("tests/api/", "tests/dag_runs/"):
+                if nodeid.startswith(folder):
+                    return folder
+            return nodeid
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the group markers
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under xdist (--dist loadgroup) the tests sharing one real Airflow stay on one worker."""
-    for item in items:
-        parts = Path(str(item.fspath)).relative_to(PROJECT_ROOT / "tests").parts
-        if len(parts) > 1 and parts[0] in _SERIAL_GROUPS:
-            item.add_marker(pytest.mark.xdist_group(_SERIAL_GROUPS[parts[0]]))
+    return SharedAirflowScheduling(config, log)
 
 
 def new_database(prefix: str = "dp_test") -> str:

@@ -18,6 +18,7 @@ import pytest
 
 from tests.api.conftest import LiveAirflow, envelope
 
+# One worker: schemathesis' code generation hits a CPython 3.11 thread-safety bug with several.
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
           "response_headers_conformance")
 
@@ -67,7 +68,7 @@ def test_generated_requests_get_documented_non_5xx_answers(live: LiveAirflow, tm
     dolphin_calls = live.dolphin.count()
     cmd = [str(Path(sys.executable).parent / "schemathesis"), "run", f"{base}/openapi.json", "--url", base,
            "--header", f"Authorization: Bearer {live.admin_token}", "--max-examples", "12", "--seed", "20251122",
-           "--checks", CHECKS, "--workers", "2", "--no-color", "--output-truncate", "false",
+           "--checks", CHECKS, "--workers", "1", "--no-color", "--output-truncate", "false",
            "--report", "junit", "--report-junit-path", str(tmp_path / "junit.xml")]
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     summary = re.search(r"(\d+) generated, (.*)", result.stdout)
