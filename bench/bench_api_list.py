@@ -90,18 +90,21 @@ def measure(size: int, args: argparse.Namespace) -> tuple[float, float]:
         token = components.wait_ready(stack, dag_id=None, timeout=180)
         list_url = f"{airflow.base_url}/api/v0/data_pipeline/tasks?limit=50"
         version_url = f"{airflow.base_url}/api/v2/version"
+        pools_url = f"{airflow.base_url}/api/v2/pools?limit=1"  # an authenticated Airflow read, for scale
         check = httpx.get(list_url, headers={"Authorization": f"Bearer {token}"}).json()
         assert check["data"]["total"] == size and len(check["data"]["tasks"]) == 50, check
         hammer(list_url, token, 2, args.threads)  # warm up both
         hammer(version_url, token, 2, args.threads)
-        lists, versions = [], []
+        lists, versions, pools = [], [], []
         for _ in range(args.rounds):
             lists.append(hammer(list_url, token, args.seconds, args.threads))
             versions.append(hammer(version_url, token, args.seconds, args.threads))
-        ours, theirs = statistics.median(lists), statistics.median(versions)
+            pools.append(hammer(pools_url, token, args.seconds, args.threads))
+        ours, theirs, pool = statistics.median(lists), statistics.median(versions), statistics.median(pools)
         print(f"{size:>7} tasks: GET /tasks?limit=50 {ours:7.1f} req/s (rounds {[round(x) for x in lists]}), "
               f"GET /api/v2/version {theirs:7.1f} req/s (rounds {[round(x) for x in versions]}), "
-              f"ratio {ours / theirs:.2f}", flush=True)
+              f"GET /api/v2/pools?limit=1 {pool:7.1f} req/s; ratio list/version {ours / theirs:.2f}, "
+              f"list/pools {ours / pool:.2f}", flush=True)
         return ours, theirs
     finally:
         stack.stop()
