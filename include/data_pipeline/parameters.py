@@ -15,13 +15,9 @@ from data_pipeline import STEPS
 ExecutionMode = Literal["complete", "step"]
 
 
-class TaskParameters(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class TaskOptions(BaseModel):
+    """The switches a user sets per task (the DAG trigger form and the API's create body show them)."""
 
-    db_conn_id: str | None = Field(default=None, max_length=250)
-    db_connection: str | None = Field(default=None, description="business DB URI; password stripped when stored")
-    table_list: list[str] | None = None
-    business_context: str = Field(default="", max_length=4000)
     enable_sql_validation: bool = True
     enable_llm_repair: bool = True
     modify_original_file: bool = True
@@ -29,6 +25,15 @@ class TaskParameters(BaseModel):
     backup_vector_tables: bool = False
     truncate_vector_tables: bool = False
     batch_size: int = Field(default=50, ge=1, le=1000)
+
+
+class TaskParameters(TaskOptions):
+    model_config = ConfigDict(extra="ignore")
+
+    db_conn_id: str | None = Field(default=None, max_length=250)
+    db_connection: str | None = Field(default=None, description="business DB URI; password stripped when stored")
+    table_list: list[str] | None = None
+    business_context: str = Field(default="", max_length=4000)
     themes: int = Field(default=5, ge=1, le=50)
     questions_per_theme: int = Field(default=10, ge=1, le=100)
     max_retries: int = Field(default=3, ge=1, le=10)

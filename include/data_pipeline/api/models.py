@@ -7,19 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from data_pipeline.task_ids import TASK_ID_PATTERN
-
-TaskIdStr = Field(pattern=TASK_ID_PATTERN, max_length=32)
-
-
-class TaskOptions(BaseModel):
-    enable_sql_validation: bool = True
-    enable_llm_repair: bool = True
-    modify_original_file: bool = True
-    enable_training_data_load: bool = True
-    backup_vector_tables: bool = False
-    truncate_vector_tables: bool = False
-    batch_size: int = Field(default=50, ge=1, le=1000)
+from data_pipeline.parameters import TaskOptions
 
 
 class CreateTaskRequest(TaskOptions):

@@ -219,15 +219,8 @@ def run(ctx: StepContext) -> StepResult:
     to_validate = [i for i in _pending_indexes(state, keys) if "verdict" not in state.record(keys[i]).data]
     to_repair_first = _needs_repair(state, keys) if generator is not None else []
     if to_validate or to_repair_first:
-        settings = ValidatorSettings(statement_timeout=params.sql_timeout_seconds,
-                                     concurrency=params.validation_concurrency)
-        validator = SqlValidator(lambda: ctx.business_db.connect(application_name="data_pipeline_sql_validation"),
-                                 settings, describe=ctx.business_db.display, log=ctx.log.warning)
-        with validator:
-            validated_now = _validate(ctx, state, pairs, keys, to_validate, validator, resume.already_completed)
-            if generator is not None:
-                repaired_now = _repair(ctx, state, pairs, keys, validator, generator)
-            reconnects = validator.reconnects
+        validated_now, repaired_now, reconnects = _validate_and_repair(ctx, state, pairs, keys, to_validate,
+                                                                       resume.already_completed, generator)
 
     rows, totals = _collect(state, pairs, keys)
     outputs = _write_outputs(ctx, state, pair_path, original, pairs, rows, totals, stamp, generator,
@@ -306,14 +299,8 @@ def run_batch(ctx: StepContext, index: int) -> StepResult:
     todo = [i for i in part if keys[i] in pending and "verdict" not in state.record(keys[i]).data]
     validated = repaired = 0
     if todo or generator is not None:
-        settings = ValidatorSettings(statement_timeout=ctx.params.sql_timeout_seconds,
-                                     concurrency=ctx.params.validation_concurrency)
-        validator = SqlValidator(lambda: ctx.business_db.connect(application_name="data_pipeline_sql_validation"),
-                                 settings, describe=ctx.business_db.display, log=ctx.log.warning)
-        with validator:
-            validated = _validate(ctx, state, pairs, keys, todo, validator, resume.already_completed)
-            if generator is not None:
-                repaired = _repair(ctx, state, pairs, keys, validator, generator)
+        validated, repaired, _ = _validate_and_repair(ctx, state, pairs, keys, todo, resume.already_completed,
+                                                      generator)
     state.finish()
     done = state.completed_count(keys[i] for i in part)
     ctx.log.info(f"batch {index}: {validated} validated, {repaired} repaired, {done}/{len(part)} with a verdict")
@@ -351,6 +338,19 @@ def merge(ctx: StepContext) -> StepResult:
                 gathered.append((keys[i], record.data))
     main.complete_many(gathered)
     return run(ctx)
+
+
+def _validate_and_repair(ctx: StepContext, state: StepState, pairs: list[dict[str, Any]], keys: list[str],
+                         todo: list[int], already: int, generator: Any) -> tuple[int, int, int]:
+    """EXPLAIN ``todo`` and, with a generator, repair what is invalid; (validated, repaired, reconnects)."""
+    settings = ValidatorSettings(statement_timeout=ctx.params.sql_timeout_seconds,
+                                 concurrency=ctx.params.validation_concurrency)
+    validator = SqlValidator(lambda: ctx.business_db.connect(application_name="data_pipeline_sql_validation"),
+                             settings, describe=ctx.business_db.display, log=ctx.log.warning)
+    with validator:
+        validated = _validate(ctx, state, pairs, keys, todo, validator, already)
+        repaired = _repair(ctx, state, pairs, keys, validator, generator) if generator is not None else 0
+        return validated, repaired, validator.reconnects
 
 
 def _db_display(ctx: StepContext, pairs: Sequence[Any]) -> str:
