@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from data_pipeline import STEPS, config
 from data_pipeline.backup import backup_existing_files, recover_interrupted
 from data_pipeline.business_db import split_password
-from data_pipeline.errors import InvalidInput, PipelineError, StepFailed
+from data_pipeline.errors import InvalidInput, PipelineError, StepFailed, TaskRunning
 from data_pipeline.outputs import scan_outputs
 from data_pipeline.parameters import ExecutionMode, TaskParameters
 from data_pipeline.secrets_mask import mask
@@ -412,7 +412,7 @@ def prepare_for_run(conf: dict[str, Any], *, dag_id: str, dag_run_id: str, sched
     mode, step_name = normalise_mode(conf.get("execution_mode") or "complete", conf.get("step_name") or None)
     task_id = conf.get("task_id") or None
     if task_id is not None:
-        store.require_task(task_id)
+        claim_for_run(store, task_id, dag_run_id)
     else:
         params = {k: v for k, v in conf.items() if k in TaskParameters.model_fields and v is not None}
         if not params.get("db_conn_id"):
@@ -422,6 +422,7 @@ def prepare_for_run(conf: dict[str, Any], *, dag_id: str, dag_run_id: str, sched
             raise InvalidInput("without task_id the run needs table_list (the tables to process)",
                                missing_params=["table_list"])
         task_id = create_task_from_parameters(store, params, created_by="schedule" if scheduled else "airflow")
+        claim_for_run(store, task_id, dag_run_id)
     prepared = prepare_task(task_id, execution_mode=mode, step_name=step_name, dag_run_id=dag_run_id,
                             dag_id=dag_id, store=store)
     if "ddl_generation" in prepared.steps:
@@ -433,6 +434,22 @@ def prepare_for_run(conf: dict[str, Any], *, dag_id: str, dag_run_id: str, sched
             store.update_task(task_id, status="failed", completed_at=datetime.now(UTC))
             raise
     return prepared.model_dump()
+
+
+def claim_for_run(store: TaskStore, task_id: str, dag_run_id: str) -> None:
+    """One execution per task, whoever started the run (task API, Airflow UI or REST API, a schedule).
+
+    A run started by the task API finds the task already claimed for it (no run linked yet, or this
+    one); a run started elsewhere claims it here, under the same lock and the same concurrency limit.
+    """
+    task = store.require_task(task_id)
+    if task.status == "in_progress":
+        if task.dag_run_id not in (None, dag_run_id):
+            raise TaskRunning(f"task {task_id} is already running in DAG run {task.dag_run_id}; "
+                              "wait for it to finish (or let the maintenance DAG clear it if that run is gone)",
+                              task_id=task_id, current_status=task.status, dag_run_id=task.dag_run_id)
+        return
+    store.claim_execution(task_id, max_concurrent=config.limits().max_concurrent_tasks, dag_run_id=dag_run_id)
 
 
 def is_selected(task_id: str, step: str, *, store: TaskStore | None = None) -> bool:

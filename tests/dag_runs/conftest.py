@@ -62,6 +62,7 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagRunner]:
         "AIRFLOW_CONN_DATA_PIPELINE_DB": store_uri, "AIRFLOW_CONN_HIGHWAY_DEMO": demo_uri,
         "DATA_PIPELINE_DATA_DIR": str(data_dir), "DATA_PIPELINE_DB_URI": store_uri,
         "DATA_PIPELINE_SCHEDULES_FILE": str(root / "no_schedules.json"),
+        "DATA_PIPELINE_MAX_CONCURRENT_TASKS": "20",  # the maintenance test leaves tasks "running" on purpose
     })
     components.migrate(airflow)
     store = TaskStore(store_uri)
