@@ -61,6 +61,20 @@ class _Remote(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
 
+class _RemoteRun(_Remote):
+    """What instances and task instances share: DolphinScheduler times and a free-form duration."""
+
+    @field_validator("start_time", "end_time", "schedule_time", mode="before", check_fields=False)
+    @classmethod
+    def _time(cls, value: Any) -> datetime | None:
+        return _coerce_time(value)
+
+    @field_validator("duration", mode="before", check_fields=False)
+    @classmethod
+    def _duration(cls, value: Any) -> str | None:
+        return None if value is None else str(value)
+
+
 class RemoteTask(_Remote):
     code: int
     name: str = ""
@@ -95,7 +109,7 @@ class RemoteDefinition(_Remote):
         return cls.model_validate({**definition, "tasks": tasks, "relations": relations})
 
 
-class RemoteInstance(_Remote):
+class RemoteInstance(_RemoteRun):
     id: int
     name: str | None = None
     workflow_definition_code: int | None = Field(
@@ -112,18 +126,9 @@ class RemoteInstance(_Remote):
     host: str | None = None
     executor_name: str | None = Field(default=None, alias="executorName")
 
-    @field_validator("start_time", "end_time", "schedule_time", mode="before")
-    @classmethod
-    def _time(cls, value: Any) -> datetime | None:
-        return _coerce_time(value)
-
-    @field_validator("duration", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> str | None:
-        return None if value is None else str(value)
 
 
-class RemoteTaskInstance(_Remote):
+class RemoteTaskInstance(_RemoteRun):
     id: int
     name: str | None = None
     task_type: str | None = Field(default=None, alias="taskType")
@@ -135,15 +140,6 @@ class RemoteTaskInstance(_Remote):
     retry_times: int | None = Field(default=None, alias="retryTimes")
     host: str | None = None
 
-    @field_validator("start_time", "end_time", mode="before")
-    @classmethod
-    def _time(cls, value: Any) -> datetime | None:
-        return _coerce_time(value)
-
-    @field_validator("duration", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> str | None:
-        return None if value is None else str(value)
 
 
 class RemoteSchedule(_Remote):
