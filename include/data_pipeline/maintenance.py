@@ -27,7 +27,7 @@ def reconcile_stuck_tasks(store: TaskStore, run_state: RunStateLookup, *, timeou
     hours = timeout_hours if timeout_hours is not None else config.limits().task_timeout_hours
     now = now or datetime.now(UTC)
     fixed = []
-    for task in store.stuck_tasks():
+    for task in store.active_tasks():  # running per the store; checked against the runs
         reason = None
         if task.dag_id and task.dag_run_id:
             state = run_state(task.dag_id, task.dag_run_id)

@@ -29,13 +29,9 @@ TaskStatus = Literal["pending", "in_progress", "partial_completed", "completed",
 StepStatus = Literal["pending", "running", "completed", "failed", "skipped"]
 CreatedBy = Literal["api", "manual", "schedule", "airflow", "system"]
 
-TASK_STATUSES: tuple[str, ...] = ("pending", "in_progress", "partial_completed", "completed", "failed")
 FINISHED_STATUSES: tuple[str, ...] = ("completed", "partial_completed", "failed")
 _PREFIX_BY_CREATOR = {"api": "task", "manual": "manual", "airflow": "manual", "schedule": "sched", "system": "task"}
 
-SORTABLE_COLUMNS: tuple[str, ...] = (
-    "created_at", "updated_at", "started_at", "completed_at", "status", "id", "task_name", "progress", "db_name",
-)
 _UPDATABLE_COLUMNS = frozenset({
     "task_name", "status", "result", "error_message", "error_step", "progress", "current_step",
     "step_status", "started_at", "completed_at", "output_directory", "db_name", "business_context",
@@ -400,10 +396,6 @@ class TaskStore:
             ).fetchone()
         return ClaimResult(task=TaskRecord.model_validate(updated), running_count=running + 1)
 
-    def release_claim(self, task_id: str, *, error_message: str) -> None:
-        """Undo a claim whose run could not be started."""
-        self.update_task(task_id, status="failed", error_message=error_message, completed_at=datetime.now(UTC))
-
     def mark_directory_deleted(self, task_id: str) -> None:
         with self.connection() as conn:
             conn.execute(
@@ -434,10 +426,6 @@ class TaskStore:
                 (cutoff, list(FINISHED_STATUSES)),
             ).fetchall()
         return [TaskRecord.model_validate(r) for r in rows]
-
-    def stuck_tasks(self) -> list[TaskRecord]:
-        """Tasks the store believes are running (to be reconciled against DAG-run state)."""
-        return self.active_tasks()
 
     # -- secrets -----------------------------------------------------------------------------
 

@@ -388,10 +388,6 @@ def _run_untracked(args: Any, raw: dict[str, Any], mode: ExecutionMode, step_nam
             "output_directory": str(directory), "steps": results}
 
 
-def default_data_dir() -> Path:
-    return config.data_dir()
-
-
 # -- the pieces an orchestrator (Airflow, DolphinScheduler through the CLI) runs as separate tasks ----------
 
 SECRET_CONF_KEYS = ("db_connection", "password", "db_password", "api_key", "token")
