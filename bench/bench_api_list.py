@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from data_pipeline.task_store import TaskStore
+from data_pipeline.tasks.store import TaskStore
 from local_stack import components
 from local_stack.airflow_env import local_airflow
 from local_stack.demo import free_port

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import psycopg
 
-from data_pipeline import demo_db
+from data_pipeline.schema import demo_db
 from local_stack import components
 from local_stack.airflow_env import local_airflow
 from platform_db import embedded
@@ -85,7 +85,7 @@ def breakdown(airflow: object) -> dict:
             "SELECT task_id, map_index, EXTRACT(EPOCH FROM end_date - start_date)::float FROM task_instance "
             "WHERE dag_id = 'data_pipeline' AND run_id = %s AND start_date IS NOT NULL ORDER BY start_date",
             (run_id,)).fetchall()
-    from data_pipeline.task_store import TaskStore
+    from data_pipeline.tasks.store import TaskStore
 
     store = TaskStore(airflow.env["DATA_PIPELINE_DB_URI"])
     task = store.list_tasks().items[0]

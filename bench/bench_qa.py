@@ -32,7 +32,7 @@ from pathlib import Path
 
 import httpx
 
-from data_pipeline.llm import ChatClient, LLMSettings
+from data_pipeline.generation.llm import ChatClient, LLMSettings
 from platform_db import embedded
 
 PROJECT = Path(__file__).resolve().parents[1]

@@ -40,19 +40,19 @@ sys.path.insert(0, str(ROOT / "include"))
 
 import psycopg  # noqa: E402
 
-from data_pipeline.embedding import OfflineEmbedder  # noqa: E402
-from data_pipeline.parameters import TaskParameters  # noqa: E402
-from data_pipeline.step_context import StepContext  # noqa: E402
+from data_pipeline.generation.embedding import OfflineEmbedder  # noqa: E402
 from data_pipeline.steps import training_load  # noqa: E402
-from data_pipeline.task_log import TaskLogger  # noqa: E402
-from data_pipeline.training_docs import collect_documents  # noqa: E402
-from data_pipeline.vector_store import (  # noqa: E402
+from data_pipeline.steps.context import StepContext  # noqa: E402
+from data_pipeline.tasks.log import TaskLogger  # noqa: E402
+from data_pipeline.tasks.parameters import TaskParameters  # noqa: E402
+from data_pipeline.vectors.store import (  # noqa: E402
     VECTOR_DB_ENV,
     VectorRow,
     ensure_collections,
     ensure_schema,
     upsert,
 )
+from data_pipeline.vectors.training_docs import collect_documents  # noqa: E402
 from platform_db import embedded  # noqa: E402
 
 BENCH_DB = "dp_bench_training_load"

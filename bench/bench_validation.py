@@ -41,12 +41,12 @@ sys.path.insert(0, str(ROOT / "include"))
 
 import psycopg  # noqa: E402
 
-from data_pipeline.demo_db import build_demo_database  # noqa: E402
-from data_pipeline.parameters import TaskParameters  # noqa: E402
-from data_pipeline.sql_validator import EXPLAIN_PREFIX, SqlValidator, ValidatorSettings  # noqa: E402
-from data_pipeline.step_context import StepContext  # noqa: E402
+from data_pipeline.schema.demo_db import build_demo_database  # noqa: E402
+from data_pipeline.schema.sql_validator import EXPLAIN_PREFIX, SqlValidator, ValidatorSettings  # noqa: E402
 from data_pipeline.steps import validation  # noqa: E402
-from data_pipeline.task_log import TaskLogger  # noqa: E402
+from data_pipeline.steps.context import StepContext  # noqa: E402
+from data_pipeline.tasks.log import TaskLogger  # noqa: E402
+from data_pipeline.tasks.parameters import TaskParameters  # noqa: E402
 from platform_db import embedded  # noqa: E402
 
 BENCH_DB = "dp_bench_validation"

@@ -26,8 +26,8 @@ def data_pipeline_maintenance() -> None:
     def reconcile_stuck_tasks() -> list[dict[str, Any]]:
         from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
-        from data_pipeline.maintenance import reconcile_stuck_tasks as reconcile
-        from data_pipeline.task_store import default_store
+        from data_pipeline.tasks.maintenance import reconcile_stuck_tasks as reconcile
+        from data_pipeline.tasks.store import default_store
 
         def run_state(dag_id: str, run_id: str) -> str | None:
             if RuntimeTaskInstance.get_dr_count(dag_id=dag_id, run_ids=[run_id]) == 0:
@@ -41,8 +41,8 @@ def data_pipeline_maintenance() -> None:
 
     @task
     def storage_report() -> dict[str, Any]:
-        from data_pipeline.maintenance import storage_report as report
-        from data_pipeline.task_store import default_store
+        from data_pipeline.tasks.maintenance import storage_report as report
+        from data_pipeline.tasks.store import default_store
 
         return report(default_store())
 

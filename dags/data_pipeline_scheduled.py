@@ -1,6 +1,6 @@
-"""One scheduled pipeline DAG per entry of the schedules file (see data_pipeline.schedules)."""
+"""One scheduled pipeline DAG per entry of the schedules file (see data_pipeline.workflow.schedules)."""
 
-from data_pipeline.schedules import load_schedules
+from data_pipeline.workflow.schedules import load_schedules
 from data_pipeline_airflow.dag_factory import build_pipeline_dag
 
 for _entry in load_schedules():

@@ -2,7 +2,7 @@
 
 import sys
 
-from data_pipeline.task_store import TaskStore
+from data_pipeline.tasks.store import TaskStore
 from local_stack import components
 from local_stack.airflow_env import ADMIN_USER, local_airflow
 from local_stack.demo import free_port

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from data_pipeline.backup import backup_existing_files, list_backups, recover_interrupted, restore_backup
 from data_pipeline.errors import InvalidInput, NotFound
-from data_pipeline.journal import MoveJournal
+from data_pipeline.files.backup import backup_existing_files, list_backups, recover_interrupted, restore_backup
+from data_pipeline.files.journal import MoveJournal
 
 NOW = datetime(2025, 1, 21, 9, 44, 0)
 

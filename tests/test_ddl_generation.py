@@ -1,4 +1,4 @@
-"""ddl_generation (SPEC §7.1) on the demo database: files and their content, bad inputs, resuming.
+"""ddl_generation on the demo database: files and their content, bad inputs, resuming.
 
 Everything goes through ``workflow.execute_step`` with a real task directory and the embedded
 PostgreSQL server; the offline generator writes the missing comments.
@@ -20,18 +20,18 @@ from typing import Any
 import psycopg
 import pytest
 
-from data_pipeline import demo_db
 from data_pipeline.errors import StepFailed
-from data_pipeline.introspect import load_table_infos, read_sidecar, sidecar_path
-from data_pipeline.offline_generator import OfflineGenerator
-from data_pipeline.parameters import TaskParameters
-from data_pipeline.resumable import StepState
-from data_pipeline.schema_model import TableComments, TableInfo
-from data_pipeline.step_context import StepContext
+from data_pipeline.files.table_list import TableRef
+from data_pipeline.generation.offline import OfflineGenerator
+from data_pipeline.schema import demo_db
+from data_pipeline.schema.introspect import load_table_infos, read_sidecar, sidecar_path
+from data_pipeline.schema.model import TableComments, TableInfo
 from data_pipeline.steps import ddl
-from data_pipeline.table_list import TableRef
-from data_pipeline.task_log import TaskLogger
-from data_pipeline.workflow import execute_step
+from data_pipeline.steps.context import StepContext
+from data_pipeline.steps.state import StepState
+from data_pipeline.tasks.log import TaskLogger
+from data_pipeline.tasks.parameters import TaskParameters
+from data_pipeline.workflow.pipeline import execute_step
 from platform_db import embedded
 
 DEMO = list(demo_db.DEMO_TABLES)

@@ -20,14 +20,14 @@ from typing import Any
 import psycopg
 import pytest
 
-from data_pipeline import demo_db
-from data_pipeline.ddl_render import DEFERRED_MARKER, split_deferred
-from data_pipeline.introspect import read_sidecar
-from data_pipeline.parameters import TaskParameters
-from data_pipeline.step_context import StepContext
-from data_pipeline.table_list import TableRef
-from data_pipeline.task_log import TaskLogger
-from data_pipeline.workflow import execute_step
+from data_pipeline.files.table_list import TableRef
+from data_pipeline.schema import demo_db
+from data_pipeline.schema.ddl_render import DEFERRED_MARKER, split_deferred
+from data_pipeline.schema.introspect import read_sidecar
+from data_pipeline.steps.context import StepContext
+from data_pipeline.tasks.log import TaskLogger
+from data_pipeline.tasks.parameters import TaskParameters
+from data_pipeline.workflow.pipeline import execute_step
 from platform_db import embedded
 
 SQL_DIR = Path(__file__).parent / "sql"

@@ -17,15 +17,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from data_pipeline import generator, llm
-from data_pipeline.offline_generator import OfflineGenerator
-from data_pipeline.parameters import TaskParameters
-from data_pipeline.resumable import INTERRUPTED, StepState
-from data_pipeline.schema_model import TableComments, TableInfo
-from data_pipeline.step_context import StepContext
-from data_pipeline.task_dir import atomic_write_bytes
-from data_pipeline.task_log import TaskLogger
-from data_pipeline.workflow import execute_step
+from data_pipeline.files.task_dir import atomic_write_bytes
+from data_pipeline.generation import generator, llm
+from data_pipeline.generation.offline import OfflineGenerator
+from data_pipeline.schema.model import TableComments, TableInfo
+from data_pipeline.steps.context import StepContext
+from data_pipeline.steps.state import INTERRUPTED, StepState
+from data_pipeline.tasks.log import TaskLogger
+from data_pipeline.tasks.parameters import TaskParameters
+from data_pipeline.workflow.pipeline import execute_step
 
 TABLES = ["alpha", "bravo", "charlie", "delta", "echo"]
 
@@ -149,8 +149,9 @@ def test_atomic_write_creates_shared_files_and_leaves_no_temp_files(tmp_path: Pa
 
 def test_offline_generator_does_not_load_the_llm_client(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATA_PIPELINE_LLM_BASE_URL" and k != "AIRFLOW_CONN_LLM_DEFAULT"}
-    code = ("import sys; from data_pipeline.generator import make_generator; g = make_generator(); "
-            "import json; print(json.dumps([g.name, sorted(m for m in ('httpx', 'data_pipeline.llm', 'tenacity') "
+    code = ("import sys; from data_pipeline.generation.generator import make_generator; g = make_generator(); "
+            "import json; print(json.dumps([g.name, sorted(m for m in "
+            "('httpx', 'data_pipeline.generation.llm', 'tenacity') "
             "if m in sys.modules)]))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert json.loads(out.stdout) == ["offline", []]

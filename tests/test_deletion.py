@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from data_pipeline.deletion import delete_task, delete_tasks
 from data_pipeline.errors import InvalidInput, InvalidTaskId, TaskNotFound, TaskRunning
-from data_pipeline.task_store import TaskStore
+from data_pipeline.files.deletion import delete_task, delete_tasks
+from data_pipeline.tasks.store import TaskStore
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from data_pipeline.demo_db import (
+from data_pipeline.schema.demo_db import (
     DEMO_DATABASE,
     DEMO_TABLES,
     DemoDatabaseError,

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from data_pipeline import secrets_mask
-from data_pipeline.embedding import (
+from data_pipeline.generation.embedding import (
     EmbeddingError,
     EmbeddingSettings,
     OfflineEmbedder,
@@ -56,7 +56,7 @@ def test_offline_vectors_are_identical_across_instances_and_processes() -> None:
     first = OfflineEmbedder().embed([text])[0]
     assert OfflineEmbedder().embed([text])[0] == first
     # Another interpreter with another hash seed must produce the very same vector.
-    code = ("import json,sys; from data_pipeline.embedding import OfflineEmbedder; "
+    code = ("import json,sys; from data_pipeline.generation.embedding import OfflineEmbedder; "
             "print(json.dumps(OfflineEmbedder().embed([sys.argv[1]])[0]))")
     out = subprocess.run([sys.executable, "-c", code, text], capture_output=True, text=True, check=True,
                          env={"PYTHONHASHSEED": "12345", "PATH": "/usr/bin:/bin"})

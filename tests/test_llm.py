@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from data_pipeline import llm
-from data_pipeline.llm import ChatClient, LLMError, LLMGenerator, LLMResponseError, LLMSettings
-from data_pipeline.schema_model import ColumnInfo, ForeignKey, TableInfo, Theme
-from data_pipeline.task_log import TaskLogger
+from data_pipeline.generation import llm
+from data_pipeline.generation.llm import ChatClient, LLMError, LLMGenerator, LLMResponseError, LLMSettings
+from data_pipeline.schema.model import ColumnInfo, ForeignKey, TableInfo, Theme
+from data_pipeline.tasks.log import TaskLogger
 from tests.fake_openai import FakeOpenAI, Reply
 
 KEY = "sk-test-0123456789abcdef"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from data_pipeline import migrations
+from data_pipeline.tasks import migrations
 
 SCHEMA_SNAPSHOT = """
 SELECT 'col' AS kind, table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
-from data_pipeline.demo_db import DEMO_TABLES, build_demo_database
-from data_pipeline.introspect import introspect_tables
-from data_pipeline.llm import clean_sql
-from data_pipeline.offline_generator import OfflineGenerator, has_cjk
-from data_pipeline.schema_model import ColumnInfo, ForeignKey, QAPair, TableInfo
-from data_pipeline.table_list import TableRef
+from data_pipeline.files.table_list import TableRef
+from data_pipeline.generation.llm import clean_sql
+from data_pipeline.generation.offline import OfflineGenerator, has_cjk
+from data_pipeline.schema.demo_db import DEMO_TABLES, build_demo_database
+from data_pipeline.schema.introspect import introspect_tables
+from data_pipeline.schema.model import ColumnInfo, ForeignKey, QAPair, TableInfo
 from platform_db import embedded
 from tests.conftest import database_name, new_database
 

@@ -12,15 +12,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from data_pipeline.demo_db import DEMO_TABLES, build_demo_database
 from data_pipeline.errors import StepFailed
-from data_pipeline.llm import ChatClient, LLMGenerator, LLMSettings
-from data_pipeline.offline_generator import OfflineGenerator, has_cjk
-from data_pipeline.parameters import TaskParameters
-from data_pipeline.schema_model import QAPair, TableInfo, Theme
-from data_pipeline.step_context import StepContext
-from data_pipeline.task_log import TaskLogger
-from data_pipeline.workflow import execute_step
+from data_pipeline.generation.llm import ChatClient, LLMGenerator, LLMSettings
+from data_pipeline.generation.offline import OfflineGenerator, has_cjk
+from data_pipeline.schema.demo_db import DEMO_TABLES, build_demo_database
+from data_pipeline.schema.model import QAPair, TableInfo, Theme
+from data_pipeline.steps.context import StepContext
+from data_pipeline.tasks.log import TaskLogger
+from data_pipeline.tasks.parameters import TaskParameters
+from data_pipeline.workflow.pipeline import execute_step
 from platform_db import embedded
 from tests.conftest import database_name, new_database
 from tests.fake_openai import FakeOpenAI, Reply

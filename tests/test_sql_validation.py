@@ -16,13 +16,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from data_pipeline.demo_db import DEMO_TABLES, build_demo_database
 from data_pipeline.errors import StepFailed
-from data_pipeline.parameters import TaskParameters
-from data_pipeline.resumable import StepState
-from data_pipeline.step_context import StepContext, StepResult
-from data_pipeline.task_log import TaskLogger
-from data_pipeline.workflow import execute_step
+from data_pipeline.schema.demo_db import DEMO_TABLES, build_demo_database
+from data_pipeline.steps.context import StepContext, StepResult
+from data_pipeline.steps.state import StepState
+from data_pipeline.tasks.log import TaskLogger
+from data_pipeline.tasks.parameters import TaskParameters
+from data_pipeline.workflow.pipeline import execute_step
 from platform_db import embedded
 from tests.conftest import PROJECT_ROOT, database_name, new_database
 from tests.fake_openai import FakeOpenAI

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from data_pipeline.errors import InvalidInput
-from data_pipeline.table_list import TableRef, parse_table_list, read_table_list
+from data_pipeline.files.table_list import TableRef, parse_table_list, read_table_list
 
 
 def test_lines_commas_schemas_comments_duplicates() -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from data_pipeline import task_dir
 from data_pipeline.errors import InvalidTaskId, NotFound, UnsafePath
+from data_pipeline.files import task_dir
 
 TASK = "task_20250721_083557"
 

@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from data_pipeline.errors import Conflict, InvalidTaskId, TaskNotFound, TaskRunning
-from data_pipeline.task_ids import TASK_ID_PATTERN
-from data_pipeline.task_store import OutputRecord, TaskQuery, TaskStore
+from data_pipeline.tasks.ids import TASK_ID_PATTERN
+from data_pipeline.tasks.store import OutputRecord, TaskQuery, TaskStore
 
 
 @pytest.fixture

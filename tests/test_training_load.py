@@ -1,4 +1,4 @@
-"""training_load (SPEC §7.4): documents from the task directory into the pgvector store Vanna reads.
+"""training_load: documents from the task directory into the pgvector store Vanna reads.
 
 Real PostgreSQL (a fresh database with pgvector per test), real files, the offline embedder unless a
 test says otherwise; everything through ``workflow.execute_step`` or the step function itself.
@@ -23,15 +23,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from data_pipeline import demo_db
-from data_pipeline.embedding import EmbeddingError, OfflineEmbedder
 from data_pipeline.errors import InvalidInput, StepFailed
-from data_pipeline.parameters import TaskParameters
-from data_pipeline.step_context import StepContext
+from data_pipeline.generation.embedding import EmbeddingError, OfflineEmbedder
+from data_pipeline.schema import demo_db
 from data_pipeline.steps import training_load
-from data_pipeline.task_log import TaskLogger
-from data_pipeline.training_docs import collect_documents, ddl_documents, markdown_sections, split_sql
-from data_pipeline.workflow import execute_step
+from data_pipeline.steps.context import StepContext
+from data_pipeline.tasks.log import TaskLogger
+from data_pipeline.tasks.parameters import TaskParameters
+from data_pipeline.vectors.training_docs import collect_documents, ddl_documents, markdown_sections, split_sql
+from data_pipeline.workflow.pipeline import execute_step
 from platform_db import embedded
 from tests.fake_openai import FakeOpenAI
 
@@ -262,11 +262,11 @@ def test_rerun_after_an_interruption_embeds_only_the_remaining_documents(vector_
 KILLABLE_LOAD = """
 import sys, time
 from pathlib import Path
-from data_pipeline.embedding import OfflineEmbedder
-from data_pipeline.parameters import TaskParameters
-from data_pipeline.step_context import StepContext
+from data_pipeline.generation.embedding import OfflineEmbedder
+from data_pipeline.tasks.parameters import TaskParameters
+from data_pipeline.steps.context import StepContext
 from data_pipeline.steps import training_load
-from data_pipeline.task_log import TaskLogger
+from data_pipeline.tasks.log import TaskLogger
 
 class SlowEmbedder(OfflineEmbedder):
     preferred_chunk = 1  # chunks of batch_size (2) documents

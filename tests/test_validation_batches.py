@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from data_pipeline import demo_db
-from data_pipeline.parameters import TaskParameters
-from data_pipeline.step_context import StepContext
+from data_pipeline.schema import demo_db
 from data_pipeline.steps import validation
-from data_pipeline.task_log import TaskLogger
-from data_pipeline.workflow import execute_step
+from data_pipeline.steps.context import StepContext
+from data_pipeline.tasks.log import TaskLogger
+from data_pipeline.tasks.parameters import TaskParameters
+from data_pipeline.workflow.pipeline import execute_step
 
 
 def make_ctx(task_dir: Path, uri: str) -> StepContext:

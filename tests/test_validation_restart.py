@@ -19,10 +19,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from data_pipeline.demo_db import build_demo_database
-from data_pipeline.resumable import StepState
-from data_pipeline.task_store import TaskStore
-from data_pipeline.workflow import create_task_from_parameters, execute_step, load_context, prepare_task
+from data_pipeline.schema.demo_db import build_demo_database
+from data_pipeline.steps.state import StepState
+from data_pipeline.tasks.store import TaskStore
+from data_pipeline.workflow.pipeline import create_task_from_parameters, execute_step, load_context, prepare_task
 from platform_db import embedded
 
 pytestmark = [pytest.mark.restarts_postgres, pytest.mark.timeout(180)]

@@ -1,4 +1,4 @@
-"""Vector-table backup and restore (SPEC §7.4): CSV files in vector_bak/, restore in one transaction."""
+"""Vector-table backup and restore: CSV files in vector_bak/, restore in one transaction."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from typing import Any
 import psycopg
 import pytest
 
-from data_pipeline.embedding import OfflineEmbedder
 from data_pipeline.errors import InvalidInput, NotFound, UnsafePath
-from data_pipeline.vector_backup import (
+from data_pipeline.generation.embedding import OfflineEmbedder
+from data_pipeline.vectors.backup import (
     backup_vector_tables,
     list_vector_backups,
     restore_vector_tables,
     validate_backup_name,
 )
-from data_pipeline.vector_store import (
+from data_pipeline.vectors.store import (
     VectorRow,
     connect,
     document_id,

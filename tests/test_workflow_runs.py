@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from data_pipeline import demo_db
 from data_pipeline.errors import Conflict, TaskRunning
-from data_pipeline.task_store import TaskStore
-from data_pipeline.workflow import create_task_from_parameters, prepare_for_run
+from data_pipeline.schema import demo_db
+from data_pipeline.tasks.store import TaskStore
+from data_pipeline.workflow.pipeline import create_task_from_parameters, prepare_for_run
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""``python -m data_pipeline``: the stable command line (SPEC §14). Each command prints JSON."""
+"""``python -m data_pipeline``: the stable command line. Each command prints JSON."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_init_db(args: argparse.Namespace) -> dict[str, Any]:
-    from data_pipeline.task_store import TaskStore
+    from data_pipeline.tasks.store import TaskStore
     from platform_db import redact_dsn
 
     store = TaskStore()
@@ -102,7 +102,7 @@ def _cmd_init_db(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_demo_db(args: argparse.Namespace) -> dict[str, Any]:
     from dataclasses import asdict, is_dataclass
 
-    from data_pipeline import demo_db
+    from data_pipeline.schema import demo_db
     from platform_db import embedded, redact_dsn
 
     uri = args.uri or embedded.ensure_database(demo_db.DEMO_DATABASE, extensions=())
@@ -112,13 +112,13 @@ def _cmd_demo_db(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_backup(args: argparse.Namespace) -> dict[str, Any]:
-    from data_pipeline.backup import backup_existing_files
+    from data_pipeline.files.backup import backup_existing_files
 
     return {"success": True, **backup_existing_files(args.task_dir.resolve(), task_id=args.task_dir.name).to_dict()}
 
 
 def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
-    from data_pipeline.backup import restore_backup
+    from data_pipeline.files.backup import restore_backup
 
     return {"success": True, **restore_backup(args.task_dir.resolve(), args.backup_name, task_id=args.task_dir.name)}
 
@@ -126,8 +126,8 @@ def _cmd_restore(args: argparse.Namespace) -> dict[str, Any]:
 def _cmd_delete(args: argparse.Namespace) -> dict[str, Any]:
     import getpass
 
-    from data_pipeline.deletion import delete_tasks
-    from data_pipeline.task_store import default_store
+    from data_pipeline.files.deletion import delete_tasks
+    from data_pipeline.tasks.store import default_store
 
     result = delete_tasks(
         default_store(), args.task_ids, confirm=args.yes or None, force=args.force,
@@ -148,19 +148,19 @@ def _cmd_db(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_run(args: argparse.Namespace) -> dict[str, Any]:
-    from data_pipeline.workflow import run_from_cli
+    from data_pipeline.workflow.pipeline import run_from_cli
 
     return run_from_cli(args)
 
 
 def _cmd_prepare(args: argparse.Namespace) -> dict[str, Any]:
-    from data_pipeline.workflow import prepare_task
+    from data_pipeline.workflow.pipeline import prepare_task
 
     return prepare_task(args.task_id, execution_mode=args.execution_mode, step_name=args.step_name).model_dump()
 
 
 def _cmd_step(args: argparse.Namespace) -> dict[str, Any]:
-    from data_pipeline.workflow import run_step_for_run
+    from data_pipeline.workflow.pipeline import run_step_for_run
 
     result = run_step_for_run(args.task_id, args.step_name)
     if result is None:
@@ -169,7 +169,7 @@ def _cmd_step(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_backup_task(args: argparse.Namespace) -> dict[str, Any]:
-    from data_pipeline.workflow import backup_before_run
+    from data_pipeline.workflow.pipeline import backup_before_run
 
     if args.execution_mode != "complete":
         return {"success": True, "skipped": True, "reason": "no backup in step mode"}
@@ -177,7 +177,7 @@ def _cmd_backup_task(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_finalize(args: argparse.Namespace) -> dict[str, Any]:
-    from data_pipeline.workflow import finalize_task
+    from data_pipeline.workflow.pipeline import finalize_task
 
     return finalize_task(args.task_id)
 

@@ -1,4 +1,4 @@
-"""Settings read from the environment (SPEC §4). Airflow connections are resolved in ``platform_db``."""
+"""Settings read from the environment. Airflow connections are resolved in ``platform_db``."""
 
 from __future__ import annotations
 

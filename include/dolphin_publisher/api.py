@@ -1,4 +1,4 @@
-"""The ``/api/v1`` workflow routes (SPEC §12) as a FastAPI router the Airflow plugin mounts.
+"""The ``/api/v1`` workflow routes as a FastAPI router the Airflow plugin mounts.
 
 Authentication and authorisation are the plugin's: it passes two FastAPI dependencies, one for
 reads and one for writes. The write dependency's return value (a user object or a name) becomes the

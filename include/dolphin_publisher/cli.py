@@ -1,4 +1,4 @@
-"""``python -m dolphin_publisher`` (SPEC §14): each command prints one JSON document on stdout.
+"""``python -m dolphin_publisher``: each command prints one JSON document on stdout.
 
 Exit status 0 on success, 1 on failure (the JSON then carries ``error`` with the server's code and
 message when DolphinScheduler refused), 2 on a usage error. Logs go to stderr. Migrations are

@@ -1,4 +1,4 @@
-"""Where the DolphinScheduler settings come from (SPEC §4).
+"""Where the DolphinScheduler settings come from.
 
 In order: an explicitly named environment (a ``workflow_integration_config`` row); the Airflow
 connection ``dolphinscheduler_default`` (host = REST base URL, password = token, extra =

@@ -1,4 +1,4 @@
-"""Pydantic models: the workflow file format (SPEC §14), the version snapshot, and what we return.
+"""Pydantic models: the workflow file format, the version snapshot, and what we return.
 
 The workflow file is strict (unknown keys are typos, and a typo in ``retries`` should not silently
 become the default); the snapshot is the exact input of the converter and is stored as JSON in

@@ -1,4 +1,4 @@
-"""Publish orchestration (SPEC §12): deploy / online / offline, instance start, schedules.
+"""Publish orchestration: deploy / online / offline, instance start, schedules.
 
 - deploy: create or update the definition (released OFFLINE first when the server has it ONLINE).
 - online: deploy, release ONLINE, then create/update the DolphinScheduler schedule and put it online.

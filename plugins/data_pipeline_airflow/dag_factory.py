@@ -1,6 +1,6 @@
 """Builds the pipeline DAG: the on-demand ``data_pipeline`` and one scheduled DAG per configured database.
 
-Only wiring lives here: each task calls one function of ``data_pipeline.workflow``. Nothing runs at
+Only wiring lives here: each task calls one function of ``data_pipeline.workflow.pipeline``. Nothing runs at
 parse time except building the DAG object (no database, no network).
 """
 
@@ -13,7 +13,7 @@ import pendulum
 from airflow.sdk import DAG, Asset, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from data_pipeline.task_ids import TASK_ID_PATTERN
+from data_pipeline.tasks.ids import TASK_ID_PATTERN
 
 STEP_NAMES = ["ddl_generation", "qa_generation", "sql_validation", "training_load"]
 TRAINING_DATA = Asset(name="text2sql_training_data", uri="pgvector://data_pipeline/text2sql_training_data")
@@ -117,14 +117,14 @@ def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: di
 
         @task(multiple_outputs=True, retries=1, doc_json=_doc_json("prepare"))
         def prepare() -> dict[str, Any]:
-            from data_pipeline.workflow import prepare_for_run
+            from data_pipeline.workflow.pipeline import prepare_for_run
 
             ctx = get_current_context()
             return prepare_for_run(dict(ctx["params"]), dag_id=dag_id, dag_run_id=ctx["run_id"], scheduled=scheduled)
 
         @task(trigger_rule="none_failed", doc_json=_doc_json("ddl_generation"))
         def ddl_generation(batch: int, pipeline_task_id: str) -> dict[str, Any]:
-            from data_pipeline.workflow import run_step_batch
+            from data_pipeline.workflow.pipeline import run_step_batch
 
             ctx = get_current_context()
             out = run_step_batch(pipeline_task_id, "ddl_generation", batch, try_number=ctx["ti"].try_number,
@@ -136,7 +136,7 @@ def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: di
         def _step_task(step: str, **kw: Any) -> Any:
             @task(task_id=step, trigger_rule="none_failed", doc_json=_doc_json(step), **kw)
             def run_step(pipeline_task_id: str) -> dict[str, Any]:
-                from data_pipeline.workflow import run_step_for_run
+                from data_pipeline.workflow.pipeline import run_step_for_run
 
                 ctx = get_current_context()
                 out = run_step_for_run(pipeline_task_id, step, try_number=ctx["ti"].try_number,
@@ -150,7 +150,7 @@ def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: di
         def _plan_task(step: str) -> Any:
             @task(task_id=f"plan_{step}", trigger_rule="none_failed", retries=1, doc_json=_doc_json(f"plan_{step}"))
             def plan(pipeline_task_id: str) -> list[int]:
-                from data_pipeline.workflow import plan_step_batches
+                from data_pipeline.workflow.pipeline import plan_step_batches
 
                 return plan_step_batches(pipeline_task_id, step)
 
@@ -158,7 +158,7 @@ def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: di
 
         @task(trigger_rule="none_failed", doc_json=_doc_json("sql_validation"))
         def sql_validation(batch: int, pipeline_task_id: str) -> dict[str, Any]:
-            from data_pipeline.workflow import run_step_batch
+            from data_pipeline.workflow.pipeline import run_step_batch
 
             ctx = get_current_context()
             out = run_step_batch(pipeline_task_id, "sql_validation", batch, try_number=ctx["ti"].try_number,
@@ -169,7 +169,7 @@ def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: di
 
         @task(trigger_rule="all_done", retries=1, doc_json=_doc_json("finalize"))
         def finalize(pipeline_task_id: str | None) -> dict[str, Any]:
-            from data_pipeline.workflow import finalize_task
+            from data_pipeline.workflow.pipeline import finalize_task
 
             ctx = get_current_context()
             task_id = pipeline_task_id or ctx["params"].get("task_id")

@@ -1,4 +1,4 @@
-"""``BackupTaskFilesOperator`` and ``DeleteTaskDirectoryOperator`` (SPEC §10, §11)."""
+"""``BackupTaskFilesOperator`` and ``DeleteTaskDirectoryOperator``."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ class BackupTaskFilesOperator(BaseOperator):
         self.execution_mode = execution_mode
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from data_pipeline.workflow import backup_before_run
+        from data_pipeline.workflow.pipeline import backup_before_run
 
         if self.execution_mode != "complete":
             raise AirflowSkipException(f"execution mode is {self.execution_mode}: no backup in step mode")
@@ -57,9 +57,9 @@ class DeleteTaskDirectoryOperator(BaseOperator):
         self.continue_on_error = continue_on_error
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from data_pipeline.deletion import delete_tasks
-        from data_pipeline.maintenance import apply_retention
-        from data_pipeline.task_store import default_store
+        from data_pipeline.files.deletion import delete_tasks
+        from data_pipeline.tasks.maintenance import apply_retention
+        from data_pipeline.tasks.store import default_store
 
         actor = f"airflow:{context['dag'].dag_id}.{self.task_id}"
         if self.older_than_days is not None:

@@ -24,7 +24,7 @@ from fastapi import FastAPI, HTTPException, Request, status
 from data_pipeline.api import Principal, create_app
 from data_pipeline.api.envelope import install_error_handlers
 from data_pipeline.errors import PipelineError
-from data_pipeline.task_store import TaskRecord
+from data_pipeline.tasks.store import TaskRecord
 
 DAG_ID = "data_pipeline"
 UNFINISHED_TI_STATES = ("no_status", "scheduled", "queued", "running", "up_for_retry", "up_for_reschedule",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from data_pipeline import demo_db
-from data_pipeline.task_store import TaskStore
+from data_pipeline.schema import demo_db
+from data_pipeline.tasks.store import TaskStore
 from local_stack import components
 from local_stack.airflow_env import LocalAirflow, local_airflow
 from platform_db import embedded

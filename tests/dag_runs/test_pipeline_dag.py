@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from data_pipeline.workflow import create_task_from_parameters
+from data_pipeline.workflow.pipeline import create_task_from_parameters
 from tests.dag_runs.conftest import DEMO_TABLES, DagRunner
 from tests.dag_runs.test_maintenance_dag import metadata_uri
 from tests.fake_openai import FakeOpenAI, Reply

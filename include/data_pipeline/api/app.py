@@ -9,7 +9,7 @@ from data_pipeline.api.body_limits import BodyLimitMiddleware
 from data_pipeline.api.envelope import install_error_handlers
 from data_pipeline.api.ports import AccessControl, RunLauncher
 from data_pipeline.api.routers import backups, files, logs, table_list, tasks, vectors
-from data_pipeline.task_store import TaskStore
+from data_pipeline.tasks.store import TaskStore
 
 DESCRIPTION = """
 Manage text-to-SQL training-data tasks: create a task, upload its table list, execute it as a

@@ -8,8 +8,8 @@ from fastapi import Path, Request
 
 from data_pipeline.api.envelope import Envelope, ErrorEnvelope
 from data_pipeline.api.ports import RunLauncher
-from data_pipeline.task_ids import TASK_ID_PATTERN, validate_task_id
-from data_pipeline.task_store import TaskRecord, TaskStore, default_store
+from data_pipeline.tasks.ids import TASK_ID_PATTERN, validate_task_id
+from data_pipeline.tasks.store import TaskRecord, TaskStore, default_store
 
 TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, max_length=32,
                                  description="task id: task_|manual_|sched_YYYYMMDD_HHMMSS[_suffix]")]

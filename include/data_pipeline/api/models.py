@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from data_pipeline.parameters import TaskOptions
+from data_pipeline.tasks.parameters import TaskOptions
 
 
 class CreateTaskRequest(TaskOptions):

@@ -8,7 +8,7 @@ from typing import Any, Protocol
 
 from fastapi import Request
 
-from data_pipeline.task_store import TaskRecord
+from data_pipeline.tasks.store import TaskRecord
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Step 1, ``ddl_generation`` (SPEC §7.1): per table a ``.ddl``, a ``_detail.md`` and a structure sidecar.
+"""Step 1, ``ddl_generation``: per table a ``.ddl``, a ``_detail.md`` and a structure sidecar.
 
 The step is ``plan`` → ``run_batch`` for every batch → ``merge``. Airflow runs the batches as mapped
 tasks on several workers; ``run`` does all three in one process (CLI, single task).
@@ -25,14 +25,14 @@ from typing import Any
 import psycopg
 from pydantic import BaseModel, Field
 
-from data_pipeline.ddl_render import render_ddl, render_detail_md
 from data_pipeline.errors import InvalidInput, PipelineError
-from data_pipeline.introspect import Introspection, introspect_tables, resolve_tables, sidecar_path
-from data_pipeline.resumable import ResumeSummary, StepState, fingerprint
-from data_pipeline.schema_model import TableInfo
-from data_pipeline.step_context import StepContext, StepResult
-from data_pipeline.table_list import TableRef, read_table_list
-from data_pipeline.task_dir import TABLE_LIST_FILE, atomic_write_bytes, atomic_write_text, state_dir
+from data_pipeline.files.table_list import TableRef, read_table_list
+from data_pipeline.files.task_dir import TABLE_LIST_FILE, atomic_write_bytes, atomic_write_text, state_dir
+from data_pipeline.schema.ddl_render import render_ddl, render_detail_md
+from data_pipeline.schema.introspect import Introspection, introspect_tables, resolve_tables, sidecar_path
+from data_pipeline.schema.model import TableInfo
+from data_pipeline.steps.context import StepContext, StepResult
+from data_pipeline.steps.state import ResumeSummary, StepState, fingerprint
 
 STEP = "ddl_generation"
 MAPPING_FILE = "filename_mapping.txt"

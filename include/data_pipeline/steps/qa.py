@@ -1,4 +1,4 @@
-"""Step 2, qa_generation: business themes, then question/SQL pairs per theme (SPEC §7.2).
+"""Step 2, qa_generation: business themes, then question/SQL pairs per theme.
 
 Items: the theme extraction, then one item per theme. Both live in the step's resumable state, so a
 retry after a kill re-asks only the themes that had not finished; the extracted themes and the chosen
@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from data_pipeline.errors import InvalidInput, PipelineError, StepFailed
-from data_pipeline.introspect import load_table_infos, sidecar_path
-from data_pipeline.journal import idempotent_move
-from data_pipeline.metadata_sql import render_metadata_detail, render_metadata_sql
-from data_pipeline.resumable import StepState, fingerprint, sha256_file
-from data_pipeline.schema_model import QAPair, TableInfo, Theme
+from data_pipeline.files.journal import idempotent_move
+from data_pipeline.files.table_list import TableRef, read_table_list
+from data_pipeline.files.task_dir import TABLE_LIST_FILE, atomic_write_text
+from data_pipeline.schema.introspect import load_table_infos, sidecar_path
+from data_pipeline.schema.metadata_sql import render_metadata_detail, render_metadata_sql
+from data_pipeline.schema.model import QAPair, TableInfo, Theme
 from data_pipeline.secrets_mask import mask
-from data_pipeline.step_context import StepContext, StepResult
-from data_pipeline.table_list import TableRef, read_table_list
-from data_pipeline.task_dir import TABLE_LIST_FILE, atomic_write_text
+from data_pipeline.steps.context import StepContext, StepResult
+from data_pipeline.steps.state import StepState, fingerprint, sha256_file
 
 STEP = "qa_generation"
 THEMES_KEY = "themes"

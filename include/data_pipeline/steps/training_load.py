@@ -31,15 +31,14 @@ from typing import Any
 
 import psycopg
 
-from data_pipeline.embedding import Embedder, EmbeddingError
 from data_pipeline.errors import InvalidInput, PipelineError
-from data_pipeline.resumable import StepState, fingerprint
+from data_pipeline.files.task_dir import atomic_write_text
+from data_pipeline.generation.embedding import Embedder, EmbeddingError
 from data_pipeline.secrets_mask import mask
-from data_pipeline.step_context import StepContext, StepResult
-from data_pipeline.task_dir import atomic_write_text
-from data_pipeline.training_docs import TrainingDoc, collect_documents
-from data_pipeline.vector_backup import BACKUP_DIR, backup_vector_tables
-from data_pipeline.vector_store import (
+from data_pipeline.steps.context import StepContext, StepResult
+from data_pipeline.steps.state import StepState, fingerprint
+from data_pipeline.vectors.backup import BACKUP_DIR, backup_vector_tables
+from data_pipeline.vectors.store import (
     COLLECTIONS,
     LOADED_COLLECTIONS,
     UpsertCounts,
@@ -56,6 +55,7 @@ from data_pipeline.vector_store import (
     upsert,
     vector_dsn,
 )
+from data_pipeline.vectors.training_docs import TrainingDoc, collect_documents
 
 STEP = "training_load"
 RUN_FILE = "load.json"

@@ -1,4 +1,4 @@
-"""Step 3, ``sql_validation`` (SPEC §7.3): EXPLAIN every SQL of the newest pair file, repair, rewrite, report.
+"""Step 3, ``sql_validation``: EXPLAIN every SQL of the newest pair file, repair, rewrite, report.
 
 Invalid SQL is a result, not a failure: the step completes and says which pairs are wrong and why.
 It fails only when it cannot do its job at all (no pair file, a malformed one, the database gone
@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from data_pipeline.errors import InvalidInput, NotFound, PipelineError
-from data_pipeline.resumable import StepState, fingerprint, sha256_file
-from data_pipeline.sql_validator import SqlValidator, ValidatorSettings, Verdict
-from data_pipeline.step_context import StepContext, StepResult
-from data_pipeline.task_dir import atomic_write_bytes, atomic_write_text
+from data_pipeline.files.task_dir import atomic_write_bytes, atomic_write_text
+from data_pipeline.schema.sql_validator import SqlValidator, ValidatorSettings, Verdict
+from data_pipeline.steps.context import StepContext, StepResult
+from data_pipeline.steps.state import StepState, fingerprint, sha256_file
 
 STEP = "sql_validation"
 PAIR_FILE = re.compile(r"^qs_.+_pair\.json$")
@@ -578,7 +578,7 @@ def _write_backup(ctx: StepContext, backup: Path, original: bytes) -> None:
 
 
 def _remove_superseded_reports(task_dir: Path, stamp: str) -> None:
-    """A new execution replaces the step's reports in place (SPEC §7: no stale copies next to new ones)."""
+    """A new execution replaces the step's reports in place."""
     for path in task_dir.iterdir():
         if _REPORT.match(path.name) and f"_{stamp}_" not in path.name and not path.is_symlink():
             path.unlink(missing_ok=True)

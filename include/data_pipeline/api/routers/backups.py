@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends
 from data_pipeline.api.deps import TaskIdPath, get_store, load_task, responses
 from data_pipeline.api.envelope import ok
 from data_pipeline.api.ports import Principal
-from data_pipeline.backup import list_backups, restore_backup, validate_backup_name
 from data_pipeline.errors import Conflict
-from data_pipeline.task_dir import task_path
-from data_pipeline.task_store import TaskStore
+from data_pipeline.files.backup import list_backups, restore_backup, validate_backup_name
+from data_pipeline.files.task_dir import task_path
+from data_pipeline.tasks.store import TaskStore
 
 
 def build_router(read: Any, write: Any) -> APIRouter:

@@ -13,9 +13,9 @@ from data_pipeline import config
 from data_pipeline.api.deps import TaskIdPath, get_store, load_task, responses
 from data_pipeline.api.envelope import ok
 from data_pipeline.api.ports import Principal
-from data_pipeline.backup import backup_file
 from data_pipeline.errors import Conflict, InvalidInput, NotFound, TooLarge, UnsafePath
-from data_pipeline.task_dir import (
+from data_pipeline.files.backup import backup_file
+from data_pipeline.files.task_dir import (
     TABLE_LIST_FILE,
     atomic_write_bytes,
     check_relative_path,
@@ -25,7 +25,7 @@ from data_pipeline.task_dir import (
     resolve_file,
     task_path,
 )
-from data_pipeline.task_store import TaskStore
+from data_pipeline.tasks.store import TaskStore
 
 CHUNK = 256 * 1024
 

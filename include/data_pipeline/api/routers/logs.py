@@ -9,7 +9,7 @@ from data_pipeline.api.deps import TaskIdPath, get_store, load_task, responses
 from data_pipeline.api.envelope import ok
 from data_pipeline.api.models import LogQuery
 from data_pipeline.api.ports import Principal
-from data_pipeline.task_store import TaskStore
+from data_pipeline.tasks.store import TaskStore
 
 
 def build_router(read: Any, write: Any) -> APIRouter:

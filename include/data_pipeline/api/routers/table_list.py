@@ -14,9 +14,9 @@ from data_pipeline.api.models import TableListRequest
 from data_pipeline.api.ports import Principal
 from data_pipeline.api.routers.files import read_upload
 from data_pipeline.errors import Conflict, InvalidInput
-from data_pipeline.table_list import decode_table_list, parse_table_list
-from data_pipeline.task_dir import TABLE_LIST_FILE, atomic_write_text, task_path
-from data_pipeline.task_store import TaskRecord, TaskStore
+from data_pipeline.files.table_list import decode_table_list, parse_table_list
+from data_pipeline.files.task_dir import TABLE_LIST_FILE, atomic_write_text, task_path
+from data_pipeline.tasks.store import TaskRecord, TaskStore
 
 
 def _install(store: TaskStore, task: TaskRecord, text: str, user: Principal) -> dict[str, Any]:

@@ -17,13 +17,13 @@ from data_pipeline.api.models import (
     TaskQueryRequest,
 )
 from data_pipeline.api.ports import Principal, RunLauncher
-from data_pipeline.backup import list_backups
-from data_pipeline.deletion import delete_task, delete_tasks
 from data_pipeline.errors import InvalidInput, PipelineError
-from data_pipeline.parameters import TaskParameters
-from data_pipeline.task_dir import STATE_DIR, TABLE_LIST_FILE, task_path
-from data_pipeline.task_store import TaskQuery, TaskRecord, TaskStore
-from data_pipeline.workflow import BACKUP_SUMMARY, create_task_from_parameters, normalise_mode
+from data_pipeline.files.backup import list_backups
+from data_pipeline.files.deletion import delete_task, delete_tasks
+from data_pipeline.files.task_dir import STATE_DIR, TABLE_LIST_FILE, task_path
+from data_pipeline.tasks.parameters import TaskParameters
+from data_pipeline.tasks.store import TaskQuery, TaskRecord, TaskStore
+from data_pipeline.workflow.pipeline import BACKUP_SUMMARY, create_task_from_parameters, normalise_mode
 
 
 def build_router(read: Any, write: Any) -> APIRouter:

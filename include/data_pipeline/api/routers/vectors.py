@@ -9,8 +9,8 @@ from data_pipeline.api.deps import TaskIdPath, get_store, load_task, responses
 from data_pipeline.api.envelope import ok
 from data_pipeline.api.models import VectorRestoreRequest
 from data_pipeline.api.ports import Principal
-from data_pipeline.task_dir import task_path
-from data_pipeline.task_store import TaskStore
+from data_pipeline.files.task_dir import task_path
+from data_pipeline.tasks.store import TaskStore
 
 
 def build_router(read: Any, write: Any) -> APIRouter:
@@ -22,7 +22,8 @@ def build_router(read: Any, write: Any) -> APIRouter:
     @router.post("/tasks/{task_id}/vector-backups", responses=responses(),
                  summary="Back up the vector tables into the task's vector_bak/")
     def backup(task_id: TaskIdPath, user: Writer, store: Store) -> Any:
-        from data_pipeline import vector_backup, vector_store
+        from data_pipeline.vectors import backup as vector_backup
+        from data_pipeline.vectors import store as vector_store
 
         load_task(store, task_id)
         result = vector_backup.backup_vector_tables(task_path(task_id, create=True), vector_store.vector_dsn())
@@ -31,7 +32,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
 
     @router.get("/tasks/{task_id}/vector-backups", responses=responses(), summary="Vector-table backups of a task")
     def backups(task_id: TaskIdPath, user: Reader, store: Store) -> Any:
-        from data_pipeline import vector_backup
+        from data_pipeline.vectors import backup as vector_backup
 
         load_task(store, task_id)
         return ok({"task_id": task_id, "backups": vector_backup.list_vector_backups(task_path(task_id))})
@@ -39,7 +40,8 @@ def build_router(read: Any, write: Any) -> APIRouter:
     @router.post("/tasks/{task_id}/vector-backups/restore", responses=responses(),
                  summary="Restore the vector tables from one of the task's backups")
     def restore(task_id: TaskIdPath, body: VectorRestoreRequest, user: Writer, store: Store) -> Any:
-        from data_pipeline import vector_backup, vector_store
+        from data_pipeline.vectors import backup as vector_backup
+        from data_pipeline.vectors import store as vector_store
 
         load_task(store, task_id)
         result = vector_backup.restore_vector_tables(task_path(task_id, must_exist=True), body.backup_name,

@@ -1,0 +1,187 @@
+"""Backup of a task directory's files before a complete run, listing and restore.
+
+Top level only, files only, ``table_list.txt`` stays; everything else moves under its own name into
+``file_bak_YYYYMMDD_HHMMSS[_N]/`` with a ``backup_info.json``. A file that cannot move is recorded
+and the rest still move. Moves are journaled, so a killed backup is completed by the next call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import stat
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from data_pipeline.errors import InvalidInput, NotFound, UnsafePath
+from data_pipeline.files.journal import MoveJournal, MoveOutcome
+from data_pipeline.files.task_dir import TABLE_LIST_FILE, atomic_write_text, directory_stats
+
+BACKUP_PREFIX = "file_bak_"
+BACKUP_INFO = "backup_info.json"
+_BACKUP_NAME = re.compile(r"^file_bak_\d{8}_\d{6}(_\d{1,4})?$")
+
+
+@dataclass
+class BackupResult:
+    backed_up: bool
+    backup_directory: str | None = None
+    backup_time: str | None = None
+    moved_files: list[str] = field(default_factory=list)
+    failed_files: list[dict[str, str]] = field(default_factory=list)
+    task_id: str | None = None
+    recovered: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _files_to_move(task_dir: Path) -> list[str]:
+    names = []
+    for entry in sorted(os.scandir(task_dir), key=lambda e: e.name):
+        if entry.name == TABLE_LIST_FILE or entry.name.startswith("."):
+            continue
+        mode = entry.stat(follow_symlinks=False).st_mode
+        if stat.S_ISDIR(mode):
+            continue  # subdirectories (earlier backups, vector_bak, ...) are never touched
+        names.append(entry.name)
+    return names
+
+
+def _new_backup_dir(task_dir: Path, now: datetime) -> Path:
+    base = f"{BACKUP_PREFIX}{now.strftime('%Y%m%d_%H%M%S')}"
+    for n in range(10_000):
+        candidate = task_dir / (base if n == 0 else f"{base}_{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+    raise RuntimeError(f"no free backup directory name for {base}")
+
+
+def _write_info(task_dir: Path, batch: dict[str, Any], outcome: MoveOutcome) -> None:
+    info = {
+        "backup_time": batch["backup_time"],
+        "backup_directory": batch["backup_directory"],
+        "moved_files": sorted(outcome.moved + outcome.already_done),
+        "failed_files": outcome.failed,
+        "task_id": batch.get("task_id"),
+    }
+    atomic_write_text(task_dir / batch["backup_directory"] / BACKUP_INFO,
+                      json.dumps(info, ensure_ascii=False, indent=2))
+
+
+def recover_interrupted(task_dir: Path, journal_name: str = "backup") -> dict[str, Any] | None:
+    """Finish a backup (or restore) that a killed process left half done; return its summary."""
+    journal = MoveJournal(task_dir, journal_name)
+    batch = journal.pending()
+    if batch is None:
+        return None
+    outcome = journal.run(batch, lambda b, o: _write_info(task_dir, b, o) if journal_name == "backup" else None)
+    return {"backup_directory": batch.get("backup_directory"), "moved_files": outcome.moved,
+            "already_moved": outcome.already_done, "failed_files": outcome.failed}
+
+
+def backup_existing_files(task_dir: Path, *, task_id: str | None = None, now: datetime | None = None) -> BackupResult:
+    """Move the task directory's top-level files (except the table list) into a new backup folder."""
+    if not task_dir.is_dir():
+        raise NotFound(f"task directory does not exist: {task_dir.name}")
+    if task_dir.is_symlink():
+        raise UnsafePath(f"task directory {task_dir.name} is a symbolic link; refusing to use it")
+    recovered = recover_interrupted(task_dir)
+    names = _files_to_move(task_dir)
+    if not names:
+        return BackupResult(backed_up=False, task_id=task_id, recovered=recovered)
+    now = now or datetime.now()
+    backup_dir = _new_backup_dir(task_dir, now)
+    batch = {
+        "backup_time": now.isoformat(),
+        "backup_directory": backup_dir.name,
+        "task_id": task_id,
+        "moves": [[name, f"{backup_dir.name}/{name}"] for name in names],
+    }
+    outcome = MoveJournal(task_dir, "backup").run(batch, lambda b, o: _write_info(task_dir, b, o))
+    return BackupResult(
+        backed_up=True,
+        backup_directory=backup_dir.name,
+        backup_time=batch["backup_time"],
+        moved_files=sorted(outcome.moved + outcome.already_done),
+        failed_files=outcome.failed,
+        task_id=task_id,
+        recovered=recovered,
+    )
+
+
+def backup_file(task_dir: Path, name: str, *, task_id: str | None = None, reason: str = "upload",
+                now: datetime | None = None) -> str:
+    """Move one top-level file into a new backup folder (before it is replaced); return the folder name."""
+    now = now or datetime.now()
+    folder = _new_backup_dir(task_dir, now)
+    os.rename(task_dir / name, folder / name)
+    info = {"backup_time": now.isoformat(), "backup_directory": folder.name, "moved_files": [name],
+            "failed_files": [], "task_id": task_id, "reason": reason}
+    atomic_write_text(folder / BACKUP_INFO, json.dumps(info, ensure_ascii=False, indent=2))
+    return folder.name
+
+
+def list_backups(task_dir: Path) -> list[dict[str, Any]]:
+    """Every ``file_bak_*`` folder with its info, newest first."""
+    backups = []
+    if not task_dir.is_dir():
+        return backups
+    for entry in os.scandir(task_dir):
+        if not _BACKUP_NAME.match(entry.name) or entry.is_symlink() or not entry.is_dir(follow_symlinks=False):
+            continue
+        path = Path(entry.path)
+        info: dict[str, Any] = {}
+        with contextlib.suppress(OSError, json.JSONDecodeError):
+            info = json.loads((path / BACKUP_INFO).read_text(encoding="utf-8"))
+        stats = directory_stats(path)
+        backups.append({
+            "backup_directory": entry.name,
+            "backup_time": info.get("backup_time"),
+            "moved_files": info.get("moved_files", []),
+            "failed_files": info.get("failed_files", []),
+            "file_count": stats.file_count,
+            "total_bytes": stats.total_bytes,
+            "total_size": stats.human_size,
+        })
+    backups.sort(key=lambda b: b["backup_directory"], reverse=True)
+    return backups
+
+
+def validate_backup_name(name: str) -> str:
+    if not isinstance(name, str) or not _BACKUP_NAME.fullmatch(name):
+        raise InvalidInput(f"invalid backup name {name!r}: expected file_bak_YYYYMMDD_HHMMSS[_N]")
+    return name
+
+
+def restore_backup(task_dir: Path, backup_name: str, *, task_id: str | None = None,
+                   now: datetime | None = None) -> dict[str, Any]:
+    """Copy a backup's files back to the top level; current files are first backed up the same way.
+
+    Copies, not moves: the backup stays intact, so restoring is repeatable and nothing is lost.
+    """
+    validate_backup_name(backup_name)
+    source = task_dir / backup_name
+    if source.is_symlink() or not source.is_dir():
+        raise NotFound(f"backup not found: {backup_name}")
+    recover_interrupted(task_dir, "restore")
+    safety = backup_existing_files(task_dir, task_id=task_id, now=now)
+    names = [
+        e.name for e in sorted(os.scandir(source), key=lambda e: e.name)
+        if e.name != BACKUP_INFO and not e.name.startswith(".") and e.is_file(follow_symlinks=False)
+    ]
+    batch = {"backup_directory": backup_name, "op": "copy", "moves": [[f"{backup_name}/{n}", n] for n in names]}
+    outcome = MoveJournal(task_dir, "restore").run(batch, lambda b, o: None)
+    return {
+        "restored_from": backup_name,
+        "restored_files": sorted(Path(p).name for p in outcome.moved + outcome.already_done),
+        "failed_files": outcome.failed,
+        "current_files_backup": safety.to_dict(),
+    }

@@ -1,0 +1,1 @@
+"""Question/SQL generation and embeddings: the LLM client, prompts, the offline generator."""

@@ -1,0 +1,1 @@
+"""The business database: connection, introspection, DDL rendering, SQL validation, the demo DB."""

@@ -1,0 +1,1 @@
+"""Tasks: the task store, ids, migrations, parameters, the task log and maintenance."""

@@ -1,0 +1,1 @@
+"""The vector store the assistant reads, its backups and the training documents."""

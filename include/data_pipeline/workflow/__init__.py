@@ -1,0 +1,1 @@
+"""Running a task: prepare, back up, execute steps, finalize; schedules."""
