@@ -10,7 +10,8 @@ import pytest
 
 from data_pipeline.files.table_list import TableRef
 from data_pipeline.generation.llm import clean_sql
-from data_pipeline.generation.offline import OfflineGenerator, has_cjk
+from data_pipeline.generation.naming import has_cjk
+from data_pipeline.generation.offline import OfflineGenerator
 from data_pipeline.schema.demo_db import DEMO_TABLES, build_demo_database
 from data_pipeline.schema.introspect import introspect_tables
 from data_pipeline.schema.model import ColumnInfo, ForeignKey, QAPair, TableInfo

@@ -14,7 +14,8 @@ import pytest
 
 from data_pipeline.errors import StepFailed
 from data_pipeline.generation.llm import ChatClient, LLMGenerator, LLMSettings
-from data_pipeline.generation.offline import OfflineGenerator, has_cjk
+from data_pipeline.generation.naming import has_cjk
+from data_pipeline.generation.offline import OfflineGenerator
 from data_pipeline.schema.demo_db import DEMO_TABLES, build_demo_database
 from data_pipeline.schema.model import QAPair, TableInfo, Theme
 from data_pipeline.steps.context import StepContext

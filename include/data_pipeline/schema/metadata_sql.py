@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from data_pipeline.generation.offline import has_cjk
+from data_pipeline.generation.naming import has_cjk
 from data_pipeline.schema.model import Theme
 
 TOPIC_MAX_CHARS = 100
