@@ -43,7 +43,7 @@ def test_the_graph_covers_the_packages(graph: dict) -> None:
     for name in ("data_pipeline.cli", "data_pipeline.steps.validation", "dolphin_publisher.api",
                  "data_pipeline_airflow.dag_factory", "data_pipeline_plugin"):
         assert name in graph
-    assert "data_pipeline.schema.model" in graph["data_pipeline.steps.ddl"].imports
+    assert "data_pipeline.steps.context" in graph["data_pipeline.steps.ddl"].imports
 
 
 def _write(root: Path, files: dict[str, str]) -> None:
