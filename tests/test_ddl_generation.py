@@ -24,8 +24,8 @@ from data_pipeline.errors import StepFailed
 from data_pipeline.files.table_list import TableRef
 from data_pipeline.generation.offline import OfflineGenerator
 from data_pipeline.schema import demo_db
-from data_pipeline.schema.introspect import load_table_infos, read_sidecar, sidecar_path
 from data_pipeline.schema.model import TableComments, TableInfo
+from data_pipeline.schema.sidecars import load_table_infos, read_sidecar, sidecar_path
 from data_pipeline.steps import ddl
 from data_pipeline.steps.context import StepContext
 from data_pipeline.steps.state import StepState

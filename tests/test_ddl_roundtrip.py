@@ -23,7 +23,7 @@ import pytest
 from data_pipeline.files.table_list import TableRef
 from data_pipeline.schema import demo_db
 from data_pipeline.schema.ddl_render import DEFERRED_MARKER, split_deferred
-from data_pipeline.schema.introspect import read_sidecar
+from data_pipeline.schema.sidecars import read_sidecar
 from data_pipeline.steps.context import StepContext
 from data_pipeline.tasks.log import TaskLogger
 from data_pipeline.tasks.parameters import TaskParameters

@@ -21,7 +21,8 @@ import psycopg
 from data_pipeline.errors import InvalidInput
 from data_pipeline.files.table_list import TableRef, read_table_list
 from data_pipeline.files.task_dir import TABLE_LIST_FILE, atomic_write_text
-from data_pipeline.schema.introspect import Introspection, resolve_tables
+from data_pipeline.schema.introspect import Introspection
+from data_pipeline.schema.table_resolve import resolve_tables
 from data_pipeline.steps.context import StepContext, StepResult
 from data_pipeline.steps.ddl_batch import Batch, begin_batch, completed_elsewhere, introspect_batch, process_batch
 from data_pipeline.steps.ddl_outcome import remove_stale_outputs, render_mapping, tally_tables

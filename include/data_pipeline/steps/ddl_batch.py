@@ -19,8 +19,9 @@ from data_pipeline.errors import InvalidInput, PipelineError
 from data_pipeline.files.table_list import TableRef
 from data_pipeline.files.task_dir import atomic_write_bytes, atomic_write_text
 from data_pipeline.schema.ddl_render import render_ddl, render_detail_md
-from data_pipeline.schema.introspect import Introspection, introspect_tables, sidecar_path
+from data_pipeline.schema.introspect import Introspection, introspect_tables
 from data_pipeline.schema.model import TableInfo
+from data_pipeline.schema.sidecars import sidecar_path
 from data_pipeline.steps.context import StepContext, StepResult
 from data_pipeline.steps.ddl_plan import (
     BATCH_RESULT_FILE,

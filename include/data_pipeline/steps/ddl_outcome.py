@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from data_pipeline.files.table_list import TableRef
-from data_pipeline.schema.introspect import sidecar_path
+from data_pipeline.schema.sidecars import sidecar_path
 from data_pipeline.steps.context import StepContext, StepResult
 from data_pipeline.steps.ddl_plan import (
     BATCH_RESULT_FILE,

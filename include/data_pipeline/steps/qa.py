@@ -21,9 +21,9 @@ from data_pipeline.errors import InvalidInput, PipelineError, StepFailed
 from data_pipeline.files.journal import idempotent_move
 from data_pipeline.files.table_list import TableRef, read_table_list
 from data_pipeline.files.task_dir import TABLE_LIST_FILE, atomic_write_text
-from data_pipeline.schema.introspect import load_table_infos, sidecar_path
 from data_pipeline.schema.metadata_sql import render_metadata_detail, render_metadata_sql
 from data_pipeline.schema.model import QAPair, TableInfo, Theme
+from data_pipeline.schema.sidecars import load_table_infos, sidecar_path
 from data_pipeline.secrets_mask import mask
 from data_pipeline.steps.context import StepContext, StepResult
 from data_pipeline.steps.state import StepState, fingerprint, sha256_file
