@@ -42,7 +42,8 @@ sys.path.insert(0, str(ROOT / "include"))
 import psycopg  # noqa: E402
 
 from data_pipeline.schema.demo_db import build_demo_database  # noqa: E402
-from data_pipeline.schema.sql_validator import EXPLAIN_PREFIX, SqlValidator, ValidatorSettings  # noqa: E402
+from data_pipeline.schema.explain_protocol import EXPLAIN_PREFIX, ValidatorSettings  # noqa: E402
+from data_pipeline.schema.sql_validator import SqlValidator  # noqa: E402
 from data_pipeline.steps import validation  # noqa: E402
 from data_pipeline.steps.context import StepContext  # noqa: E402
 from data_pipeline.tasks.log import TaskLogger  # noqa: E402

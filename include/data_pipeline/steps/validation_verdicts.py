@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from data_pipeline.errors import PipelineError
-from data_pipeline.schema.sql_validator import SqlValidator, ValidatorSettings, Verdict
+from data_pipeline.schema.explain_protocol import ValidatorSettings, Verdict
+from data_pipeline.schema.sql_validator import SqlValidator
 from data_pipeline.steps.context import StepContext
 from data_pipeline.steps.state import StepState
 from data_pipeline.steps.validation_pairs import context_documents
