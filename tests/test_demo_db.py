@@ -7,13 +7,8 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from data_pipeline.schema.demo_db import (
-    DEMO_DATABASE,
-    DEMO_TABLES,
-    DemoDatabaseError,
-    build_demo_database,
-    generate_rows,
-)
+from data_pipeline.schema.demo_data import generate_rows
+from data_pipeline.schema.demo_db import DEMO_DATABASE, DEMO_TABLES, DemoDatabaseError, build_demo_database
 
 COMMENTED = {"bss_company", "bss_service_area", "bss_branch", "bss_business_day_data", "bss_car_day_count"}
 UNCOMMENTED = set(DEMO_TABLES) - COMMENTED
