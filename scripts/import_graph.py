@@ -198,14 +198,32 @@ def tree_lines(graph: dict[str, Module], base: Path = PROJECT_ROOT, limit: int =
     return out
 
 
+def package_of(name: str) -> str:
+    """``data_pipeline.steps.ddl`` -> ``data_pipeline.steps``; a top-level module stays itself."""
+    parts = name.split(".")
+    return ".".join(parts[:2]) if len(parts) > 2 else parts[0]
+
+
+def package_edges(graph: dict[str, Module]) -> dict[str, set[str]]:
+    """The graph folded onto sub-packages: which sub-packages each one imports from."""
+    edges: dict[str, set[str]] = {}
+    for module in graph.values():
+        source = package_of(module.name)
+        edges.setdefault(source, set()).update(t for t in map(package_of, module.imports) if t != source)
+    return edges
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edges", action="store_true", help="also print every module's imports")
     args = parser.parse_args(argv)
     graph = build_graph()
     print("\n".join(tree_lines(graph)))
+    print("\nImports between packages:")
+    for package, targets in sorted(package_edges(graph).items()):
+        print(f"  {package} -> {', '.join(sorted(targets)) or '-'}")
     if args.edges:
-        print("\nImports:")
+        print("\nImports between modules:")
         for name in sorted(graph):
             if graph[name].imports:
                 print(f"  {name} -> {', '.join(sorted(graph[name].imports))}")

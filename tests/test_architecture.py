@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -25,21 +26,21 @@ import_graph = _load_import_graph()
 
 
 @pytest.fixture(scope="module")
-def graph() -> dict:
+def graph() -> dict[str, Any]:
     return import_graph.build_graph()
 
 
-def test_no_import_cycles(graph: dict) -> None:
+def test_no_import_cycles(graph: dict[str, Any]) -> None:
     cycles = import_graph.describe_cycles(graph)
     assert not cycles, "Import cycles between modules under include/ and plugins/:\n" + "\n".join(cycles)
 
 
-def test_no_module_over_the_line_limit(graph: dict) -> None:
+def test_no_module_over_the_line_limit(graph: dict[str, Any]) -> None:
     big = [f"{m.path.relative_to(import_graph.PROJECT_ROOT)} ({m.lines} lines)" for m in import_graph.oversized(graph)]
     assert not big, f"Modules over {import_graph.MAX_LINES} lines:\n" + "\n".join(big)
 
 
-def test_the_graph_covers_the_packages(graph: dict) -> None:
+def test_the_graph_covers_the_packages(graph: dict[str, Any]) -> None:
     for name in ("data_pipeline.cli", "data_pipeline.steps.validation", "dolphin_publisher.api",
                  "data_pipeline_airflow.dag_factory", "data_pipeline_plugin"):
         assert name in graph

@@ -17,6 +17,7 @@ _MAX_PHRASE_TOKENS = 3
 
 
 def has_cjk(text: str | None) -> bool:
+    """Whether the text has Chinese characters: it decides the language of everything generated."""
     return bool(text and _CJK.search(text))
 
 

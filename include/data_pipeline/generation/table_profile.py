@@ -41,6 +41,7 @@ def _entity(table: TableInfo, zh: bool) -> str:
 
 
 def topic_entity(table: TableInfo, zh: bool) -> str:
+    """The entity without words like 数据/统计/records, as a theme's subject."""
     entity = _entity(table, zh)
     if zh:
         return _strip_suffixes(entity, _ENTITY_SUFFIXES)
@@ -48,6 +49,7 @@ def topic_entity(table: TableInfo, zh: bool) -> str:
 
 
 def column_words(column: ColumnInfo, zh: bool) -> str:
+    """The column's phrase as used inside a sentence."""
     phrase = column_phrase(column, zh)
     if zh or not comment_fits(column.comment, column.comment_generated, zh) or not phrase[1:2].islower():
         return phrase
@@ -164,6 +166,7 @@ class TableProfile:
 
 
 def build_profiles(tables: Sequence[TableInfo], zh: bool) -> dict[str, TableProfile]:
+    """A profile per table (by ``table_key``), with the measure names that several fact tables share."""
     profiles = {table_key(t): TableProfile(t, zh) for t in tables}
     seen: dict[str, int] = {}
     for p in profiles.values():
@@ -177,8 +180,10 @@ def build_profiles(tables: Sequence[TableInfo], zh: bool) -> dict[str, TableProf
 
 
 def target_key(fk: ForeignKey) -> str:
+    """The ``table_key`` of the table a foreign key points at."""
     return f"{fk.ref_schema}.{fk.ref_table}"
 
 
 def table_key(table: TableInfo) -> str:
+    """``schema.name``: how profiles and foreign-key targets are matched."""
     return f"{table.schema_name}.{table.name}"

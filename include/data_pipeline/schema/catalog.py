@@ -92,6 +92,8 @@ ORDER BY con.conrelid, con.contype, con.conname
 
 @dataclass
 class CatalogTable:
+    """One table as the catalog queries see it, until its ``TableInfo`` is complete."""
+
     oid: int
     ref: TableRef
     relkind: str

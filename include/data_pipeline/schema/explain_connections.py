@@ -36,6 +36,8 @@ class DatabaseUnavailable(BusinessDbError):
 
 @dataclass
 class Slot:
+    """One connection of the validator (or the wait before reconnecting) and what is in flight on it."""
+
     number: int
     conn: psycopg.Connection[Any] | None = None
     pg: pq.abc.PGconn | None = None

@@ -67,6 +67,8 @@ _VERDICT_FIELDS = tuple(f.name for f in fields(Verdict))
 
 @dataclass(frozen=True)
 class ValidatorSettings:
+    """Timeouts, parallelism and the retry budget of one validator."""
+
     statement_timeout: float = 10.0  # seconds, per statement
     lock_timeout: float | None = None  # seconds; default min(statement_timeout, 5)
     concurrency: int = 4  # connections
@@ -125,6 +127,7 @@ def _reason(sqlstate: str | None) -> str | None:
 
 
 def error_of(res: pq.abc.PGresult) -> dict[str, Any]:
+    """The fields of a server error the verdict needs (message masked: it may quote a DSN)."""
     def field_text(code: pq.DiagnosticField) -> str | None:
         value = res.error_field(code)
         return value.decode("utf-8", "replace") if value is not None else None

@@ -23,10 +23,12 @@ SCHEMA_STATE = "schema"  # <task dir>/.state/schema/<file_stem>.json: one TableI
 
 
 def sidecar_path(task_dir: Path, ref: TableRef) -> Path:
+    """Under the state directory: a sidecar is not an output file users download."""
     return task_dir / STATE_DIR / SCHEMA_STATE / f"{ref.file_stem}.json"
 
 
 def read_sidecar(task_dir: Path, ref: TableRef) -> TableInfo | None:
+    """The stored structure of ``ref``, or None when missing, unreadable or of another table."""
     try:
         info = TableInfo.model_validate_json(sidecar_path(task_dir, ref).read_text(encoding="utf-8"))
     except (OSError, ValueError):

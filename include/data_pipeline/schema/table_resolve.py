@@ -18,6 +18,8 @@ from data_pipeline.files.table_list import TableRef
 
 @dataclass
 class ResolvedTables:
+    """The listed tables as they exist in the database, with the spelling corrections made."""
+
     tables: list[TableRef]
     warnings: list[str] = field(default_factory=list)
 

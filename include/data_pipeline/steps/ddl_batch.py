@@ -48,6 +48,7 @@ class Batch:
 
 
 def begin_batch(ctx: StepContext, plan: Plan, index: int) -> Batch:
+    """Load (or start) the batch's state; the tables still to do are those not completed yet."""
     if not 0 <= index < plan.batch_count:
         raise InvalidInput(f"ddl_generation has {plan.batch_count} batch(es); there is no batch {index}")
     refs = plan.batch(index)
@@ -65,6 +66,7 @@ def begin_batch(ctx: StepContext, plan: Plan, index: int) -> Batch:
 
 
 def introspect_batch(ctx: StepContext, batch: Batch, connection: psycopg.Connection | None) -> Introspection:
+    """The structure of the batch's pending tables, in one read-only snapshot."""
     if not batch.todo:
         return Introspection(tables={})
     if connection is not None:
@@ -195,6 +197,7 @@ def _fill_comments(ctx: StepContext, info: TableInfo) -> bool:
 
 
 def completed_elsewhere(ctx: StepContext, plan: Plan, index: int) -> int:
+    """Tables completed in the other batches: the progress a lone batch reports starts there."""
     done = 0
     for other in range(plan.batch_count):
         if other == index:

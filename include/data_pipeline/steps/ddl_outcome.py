@@ -23,6 +23,8 @@ from data_pipeline.steps.state import StepState
 
 @dataclass
 class Tally:
+    """Every table's outcome across the batches of one plan."""
+
     completed: list[TableRef] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
     unfinished: list[str] = field(default_factory=list)
@@ -75,6 +77,7 @@ def _read_batch_result(state: StepState) -> StepResult | None:
 
 
 def render_mapping(plan: Plan, tally: Tally) -> str:
+    """``filename_mapping.txt``: which files belong to which table, and what was skipped."""
     done = set(tally.completed)
     lines = ["# Tables of this task and their files (ddl_generation): table -> DDL file, documentation file"]
     for ref in plan.refs:

@@ -60,14 +60,17 @@ def detail_file(ref: TableRef) -> str:
 
 
 def step_dir(ctx: StepContext) -> Path:
+    """The step's state directory: the plan and one scope per batch."""
     return state_dir(ctx.task_dir) / STEP
 
 
 def batch_scope(index: int) -> str:
+    """The ``StepState`` scope of batch ``index``."""
     return f"batch_{index:04d}"
 
 
 def read_plan(ctx: StepContext) -> Plan | None:
+    """The current plan, or None when there is none or it cannot be read."""
     try:
         return Plan.model_validate_json((step_dir(ctx) / PLAN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -75,6 +78,7 @@ def read_plan(ctx: StepContext) -> Plan | None:
 
 
 def write_plan(ctx: StepContext, plan: Plan) -> None:
+    """Durable: every batch, possibly on another worker, reads it."""
     atomic_write_text(step_dir(ctx) / PLAN_FILE, plan.model_dump_json(indent=1))
 
 

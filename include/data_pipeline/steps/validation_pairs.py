@@ -78,10 +78,12 @@ def load_pairs(name: str, data: bytes) -> list[dict[str, Any]]:
 
 
 def item_key(index: int, sql: str) -> str:
+    """Index plus SQL hash: an edited SQL at the same index is validated again."""
     return f"{index}:{hashlib.sha256(sql.encode('utf-8')).hexdigest()[:16]}"
 
 
 def content_sha256(data: bytes) -> str:
+    """Identifies a pair file's content in the fingerprint and the rewrite journal."""
     return hashlib.sha256(data).hexdigest()
 
 

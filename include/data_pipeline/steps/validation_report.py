@@ -105,6 +105,7 @@ def json_array_document(doc: dict[str, Any], array_key: str) -> str:
 
 
 def one_line(text: str | None, limit: int = 400) -> str:
+    """Whitespace collapsed and cut at ``limit``, so each problem stays on one line of the summary."""
     flat = " ".join((text or "").split())
     return flat if len(flat) <= limit else flat[:limit - 1] + "…"
 

@@ -20,6 +20,7 @@ from data_pipeline.steps.validation_report import json_lines_array, one_line
 
 
 def backup_path(pair_path: Path) -> Path:
+    """``<pair file>.backup``: the original, kept before the rewrite."""
     return pair_path.with_name(pair_path.name + ".backup")
 
 

@@ -71,11 +71,13 @@ def validate_and_repair(ctx: StepContext, state: StepState, pairs: list[dict[str
 
 
 def pending_indexes(state: StepState, keys: list[str]) -> list[int]:
+    """Indexes of pairs whose item is not completed (nor out of attempts)."""
     pending = set(state.pending(keys))
     return [i for i, key in enumerate(keys) if key in pending]
 
 
 def needs_repair(state: StepState, keys: list[str]) -> list[int]:
+    """Indexes of invalid pairs without a repair outcome yet (retried on a resume)."""
     exhausted = set(state.exhausted(keys))
     out = []
     for i, key in enumerate(keys):
