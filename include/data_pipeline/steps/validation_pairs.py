@@ -1,4 +1,5 @@
-"""The input of ``sql_validation``: the newest pair file, parsed strictly, and its per-pair state keys.
+"""The inputs of ``sql_validation`` from the task directory: the newest pair file, parsed strictly, its
+per-pair state keys, this execution's file stamp, and the DDL/documentation a repairing LLM reads.
 
 A pair file comes from qa_generation or from a user upload, so every way it can be malformed gets a
 message that names the file and the item.
