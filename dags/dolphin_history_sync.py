@@ -29,7 +29,7 @@ def dolphin_history_sync() -> None:
     def sync_history() -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from dolphin_publisher.history import run_scheduled_sync
+        from dolphin_publisher.runtime import run_scheduled_sync
 
         report = run_scheduled_sync()
         if not report.get("configured"):

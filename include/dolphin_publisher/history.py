@@ -112,19 +112,3 @@ class HistorySync:
         return {"task_instance_id": task_instance_id,
                 **self.client.task_log(task_instance_id, skip_lines=skip_lines, limit=limit)}
 
-
-def run_scheduled_sync() -> dict[str, Any]:
-    """Entry point of the ``dolphin_history_sync`` DAG: configuration from the environment/Airflow."""
-    from dolphin_publisher.errors import ConfigError
-    from dolphin_publisher.runtime import Runtime
-
-    runtime = Runtime()
-    try:
-        runtime.config()
-    except ConfigError as exc:
-        log.info("DolphinScheduler not configured, nothing to sync: %s", exc.message)
-        return {"configured": False, "message": exc.message}
-    with runtime.history() as history:
-        report = history.sync_all()
-    report["configured"] = True
-    return report

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from dolphin_publisher.client import DolphinClient, RestTransport, RetryPolicy, Transport
 from dolphin_publisher.config import IntegrationConfig, load_config
@@ -15,6 +17,8 @@ from dolphin_publisher.history import HistorySync
 from dolphin_publisher.publisher import Publisher
 from dolphin_publisher.repository import Database, Row
 from dolphin_publisher.versions import VersionService
+
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -71,3 +75,17 @@ class Runtime:
 def default_client(config: IntegrationConfig) -> DolphinClient:
     return DolphinClient(config.rest_base_url, config.token, config.project_code,
                          timeout=config.timeout_seconds, retry=RetryPolicy(attempts=max(1, config.retries)))
+
+
+def run_scheduled_sync() -> dict[str, Any]:
+    """Entry point of the ``dolphin_history_sync`` DAG: configuration from the environment/Airflow."""
+    runtime = Runtime()
+    try:
+        runtime.config()
+    except ConfigError as exc:
+        log.info("DolphinScheduler not configured, nothing to sync: %s", exc.message)
+        return {"configured": False, "message": exc.message}
+    with runtime.history() as history:
+        report = history.sync_all()
+    report["configured"] = True
+    return report

@@ -11,9 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from dolphin_publisher.history import run_scheduled_sync
 from dolphin_publisher.repository import Database
-from dolphin_publisher.runtime import Runtime
+from dolphin_publisher.runtime import Runtime, run_scheduled_sync
 
 from .conftest import PROJECT_CODE, chain_spec
 from .fake_dolphinscheduler import FakeDolphinScheduler
@@ -69,4 +68,4 @@ def test_failures_are_reported_once(runtime: Runtime, fake_ds: FakeDolphinSchedu
 def test_dag_task_is_skipped_without_configuration(db: Database, airflow_subprocess_env: dict[str, str]) -> None:
     shape = run_dag_task(airflow_subprocess_env, {"DATA_PIPELINE_DB_URI": db.dsn})
     assert "not configured" in shape.get("skipped", ""), shape
-    assert run_scheduled_sync.__module__ == "dolphin_publisher.history"
+    assert run_scheduled_sync.__module__ == "dolphin_publisher.runtime"
