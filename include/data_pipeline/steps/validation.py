@@ -24,6 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from data_pipeline import clock
 from data_pipeline.errors import InvalidInput, NotFound, PipelineError
 from data_pipeline.files.task_dir import atomic_write_bytes, atomic_write_text
 from data_pipeline.schema.sql_validator import SqlValidator, ValidatorSettings, Verdict
@@ -149,7 +150,7 @@ def _run_stamp(state: StepState, resumed: bool) -> str:
                 return stamp
         except (OSError, ValueError):
             pass
-    stamp = datetime.now().strftime(STAMP_FORMAT)
+    stamp = clock.now().strftime(STAMP_FORMAT)
     atomic_write_text(path, json.dumps({"stamp": stamp}))
     return stamp
 
