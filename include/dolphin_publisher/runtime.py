@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from dolphin_publisher.client import DolphinClient, RestTransport, RetryPolicy, Transport
+from dolphin_publisher.client import DolphinClient, RetryPolicy
 from dolphin_publisher.config import IntegrationConfig, load_config
 from dolphin_publisher.definitions import WorkflowService
 from dolphin_publisher.dependencies import DependencyResolver
@@ -14,6 +14,7 @@ from dolphin_publisher.gateway import DEFAULT_PORT, GatewayTransport
 from dolphin_publisher.history import HistorySync
 from dolphin_publisher.publisher import Publisher
 from dolphin_publisher.repository import Database, Row
+from dolphin_publisher.transport import RestTransport, Transport
 from dolphin_publisher.versions import VersionService
 
 
