@@ -23,10 +23,10 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+from dolphin_publisher.checks import validate_definition
 from dolphin_publisher.client import DolphinClient, RetryPolicy
 from dolphin_publisher.config import IntegrationConfig
 from dolphin_publisher.converter import convert
-from dolphin_publisher.definitions import validate_definition
 from dolphin_publisher.models import TaskSpec, WorkflowFile, WorkflowSnapshot
 from dolphin_publisher.repository import Database
 from dolphin_publisher.runtime import Runtime

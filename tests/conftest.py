@@ -15,18 +15,49 @@ from platform_db import embedded
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object:
-    """Under xdist: the tests sharing one real Airflow run on one worker; every other test goes anywhere."""
-    from xdist.scheduler import LoadScopeScheduling
+# Tests sharing one session-wide real Airflow (started by their folder's conftest) must run on one
+# worker, or each worker would start an Airflow of its own: `--dist loadgroup` (set in the Makefile)
+# keeps each xdist_group on one worker.
+AIRFLOW_GROUPS = {"tests/api/": "live_airflow_api", "tests/dag_runs/": "live_airflow_dags"}
 
-    class SharedAirflowScheduling(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            for folder in ("tests/api/", "tests/dag_runs/"):
-                if nodeid.startswith(folder):
-                    return folder
-            return nodeid
 
-    return SharedAirflowScheduling(config, log)
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group the live-Airflow folders; keep the PostgreSQL-restart test out of parallel runs.
+
+    ``tryfirst`` so the marks exist before xdist's worker reads them in its own hook of this name.
+    """
+    parallel = hasattr(config, "workerinput")
+    for item in items:
+        for folder, group in AIRFLOW_GROUPS.items():
+            if item.nodeid.startswith(folder):
+                item.add_marker(pytest.mark.xdist_group(name=group))
+        if parallel and item.get_closest_marker("restarts_postgres"):
+            item.add_marker(pytest.mark.skip(reason="restarts PostgreSQL: run alone, pytest -m restarts_postgres"))
+
+
+@pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
+def pytest_collection_modifyitems_group_ids(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Put each test's xdist group into its node id where xdist itself failed to.
+
+    (A conftest hook needs the ``pytest_`` prefix; ``specname`` names the hook it implements.)
+
+    The loadgroup scheduler reads the group from an ``@group`` suffix of the node ids a worker
+    reports. xdist 3.8 writes that suffix to an attribute pytest 9.2 no longer reads (node ids became
+    structured), so groups were silently ignored (pytest-dev/pytest-xdist#1386). ``trylast`` runs this
+    after xdist's own hook: it does nothing once xdist sets the suffix, and warns if it cannot be set.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                        for m in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(names)
+        if not names or item.nodeid.endswith(suffix):
+            continue
+        item._id = type(item.id).parse(item.nodeid + suffix)
+        if not item.nodeid.endswith(suffix):
+            item.warn(pytest.PytestWarning("xdist_group ignored: this pytest/pytest-xdist pair drops the group"))
 
 
 def new_database(prefix: str = "dp_test") -> str:

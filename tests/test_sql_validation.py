@@ -10,12 +10,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
+from data_pipeline import clock
 from data_pipeline.errors import StepFailed
 from data_pipeline.schema.demo_db import DEMO_TABLES, build_demo_database
 from data_pipeline.steps.context import StepContext, StepResult
@@ -65,6 +67,12 @@ def write_pairs(task_dir: Path, pairs: list[Any], name: str = PAIR_NAME) -> Path
 
 def pairs_of(items: list[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"question": q, "sql": s} for q, s in items]
+
+
+def advance_clock(monkeypatch: pytest.MonkeyPatch, seconds: int = 2) -> None:
+    """Move the clock that stamps file names past the current second, instead of sleeping."""
+    later = clock.now() + timedelta(seconds=seconds)
+    monkeypatch.setattr(clock, "now", lambda: later)
 
 
 def report_of(task_dir: Path, result: StepResult) -> dict[str, Any]:
@@ -168,7 +176,8 @@ def test_destructive_statements_never_change_data(tmp_path: Path, fresh_db_uri: 
 # -- modifying the pair file --------------------------------------------------------------------
 
 
-def test_modify_file_writes_backup_rewritten_file_and_modifications_log(tmp_path: Path, demo_uri: str) -> None:
+def test_modify_file_writes_backup_rewritten_file_and_modifications_log(
+        tmp_path: Path, demo_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     task = tmp_path / "task"
     pairs = pairs_of([VALID[0], ("错列", "SELECT nosuch FROM bss_company;"), VALID[1],
                       ("错表", "SELECT * FROM no_such_table;"), VALID[2]])
@@ -191,7 +200,7 @@ def test_modify_file_writes_backup_rewritten_file_and_modifications_log(tmp_path
                                                 f"sql_validation_{stamp}_summary.log"}
 
     # A new execution validates the cleaned file: nothing to change, the backup keeps the original.
-    time.sleep(1.1)  # a different second, so a different <ts>
+    advance_clock(monkeypatch)  # a different second, so a different <ts>
     again = execute_step(make_ctx(task, demo_uri, modify_original_file=True), "sql_validation")
     assert not again.resumed and again.details["valid"] == 3 and again.details["removed"] == 0
     assert backup.read_bytes() == original
@@ -217,7 +226,7 @@ def test_crash_after_the_rewrite_is_finished_by_the_retry_not_revalidated_as_new
     assert json.loads(rewritten) == [pairs[0], pairs[2]]
     first_log = next(task.glob("file_modifications_*.log")).read_text("utf-8")
 
-    time.sleep(1.1)  # the retry keeps the first attempt's <ts> even in another second
+    advance_clock(monkeypatch)  # the retry keeps the first attempt's <ts> even in another second
     retry = execute_step(make_ctx(task, demo_uri, modify_original_file=True), "sql_validation")
 
     assert retry.resumed and retry.already_completed == 3 and retry.details["validated_this_run"] == 0

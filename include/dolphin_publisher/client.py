@@ -1,4 +1,4 @@
-"""REST client for DolphinScheduler 3.3/3.4, and the ``Transport`` that writes definitions.
+"""REST client for DolphinScheduler 3.3/3.4: one project, every call, retries and the answer envelope.
 
 Wire rules (see the contract): form-encoded bodies, the access token in a ``token`` header, the
 ``{code, msg, data}`` envelope checked on every answer (business errors come with HTTP 200), unknown
@@ -9,7 +9,7 @@ Retries: only transient failures are retried, with exponential backoff — conne
 idempotent calls (reads, update, release, schedule changes); 503 for any call. Creating a
 definition, a schedule or an instance is never repeated blindly: the caller gets a
 ``DolphinTransientError`` with ``outcome_unknown`` and looks before trying again (see
-``RestTransport``). Business errors are never retried.
+``transport.RestTransport``). Business errors are never retried. The answers' models are in ``remote``.
 """
 
 from __future__ import annotations
@@ -17,24 +17,28 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any
 
 import httpx
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from dolphin_publisher.converter import DefinitionPayload, SchedulePayload
 from dolphin_publisher.errors import (
     DolphinApiError,
     DolphinAuthError,
-    DolphinError,
     DolphinProtocolError,
     DolphinTransientError,
 )
-from dolphin_publisher.models import DS_DATE_FORMAT
+from dolphin_publisher.remote import (
+    Page,
+    RemoteDefinition,
+    RemoteInstance,
+    RemoteSchedule,
+    RemoteTaskInstance,
+    page_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,127 +46,6 @@ MAX_CODES_PER_CALL = 100
 NOT_FOUND_CODES = frozenset({50003})  # workflow definition does not exist
 NAME_EXISTS = 10168
 ONLINE_NOT_EDITABLE = 50008
-
-
-def parse_ds_time(value: Any) -> datetime | None:
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        return datetime.strptime(value[:19], DS_DATE_FORMAT)
-    except ValueError:
-        return None
-
-
-def _coerce_time(value: Any) -> datetime | None:
-    return value if isinstance(value, datetime) else parse_ds_time(value)
-
-
-class _Remote(BaseModel):
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-
-
-class _RemoteRun(_Remote):
-    """What instances and task instances share: DolphinScheduler times and a free-form duration."""
-
-    @field_validator("start_time", "end_time", "schedule_time", mode="before", check_fields=False)
-    @classmethod
-    def _time(cls, value: Any) -> datetime | None:
-        return _coerce_time(value)
-
-    @field_validator("duration", mode="before", check_fields=False)
-    @classmethod
-    def _duration(cls, value: Any) -> str | None:
-        return None if value is None else str(value)
-
-
-class RemoteTask(_Remote):
-    code: int
-    name: str = ""
-    version: int = 0
-    task_type: str | None = Field(default=None, alias="taskType")
-    task_params: Any = Field(default=None, alias="taskParams")
-
-
-class RemoteRelation(_Remote):
-    pre_task_code: int = Field(alias="preTaskCode")
-    post_task_code: int = Field(alias="postTaskCode")
-
-
-class RemoteDefinition(_Remote):
-    code: int
-    name: str = ""
-    version: int | None = None
-    release_state: str | None = Field(default=None, alias="releaseState")
-    schedule_release_state: str | None = Field(default=None, alias="scheduleReleaseState")
-    description: str | None = None
-    tasks: list[RemoteTask] = Field(default_factory=list)
-    relations: list[RemoteRelation] = Field(default_factory=list)
-
-    @classmethod
-    def from_data(cls, data: Any) -> RemoteDefinition:
-        """Accept both the DagData shape (definition + lists) and a bare definition object."""
-        if not isinstance(data, Mapping):
-            raise DolphinProtocolError(f"expected a workflow definition object, got {type(data).__name__}")
-        definition = data.get("workflowDefinition") or data.get("processDefinition") or data
-        tasks = data.get("taskDefinitionList") or []
-        relations = data.get("workflowTaskRelationList") or data.get("processTaskRelationList") or []
-        return cls.model_validate({**definition, "tasks": tasks, "relations": relations})
-
-
-class RemoteInstance(_RemoteRun):
-    id: int
-    name: str | None = None
-    workflow_definition_code: int | None = Field(
-        default=None, validation_alias=AliasChoices("workflowDefinitionCode", "processDefinitionCode"))
-    workflow_definition_version: int | None = Field(
-        default=None, validation_alias=AliasChoices("workflowDefinitionVersion", "processDefinitionVersion"))
-    state: str | None = None
-    command_type: str | None = Field(default=None, alias="commandType")
-    start_time: datetime | None = Field(default=None, alias="startTime")
-    end_time: datetime | None = Field(default=None, alias="endTime")
-    schedule_time: datetime | None = Field(default=None, alias="scheduleTime")
-    duration: str | None = None
-    run_times: int | None = Field(default=None, alias="runTimes")
-    host: str | None = None
-    executor_name: str | None = Field(default=None, alias="executorName")
-
-
-
-class RemoteTaskInstance(_RemoteRun):
-    id: int
-    name: str | None = None
-    task_type: str | None = Field(default=None, alias="taskType")
-    task_code: int | None = Field(default=None, alias="taskCode")
-    state: str | None = None
-    start_time: datetime | None = Field(default=None, alias="startTime")
-    end_time: datetime | None = Field(default=None, alias="endTime")
-    duration: str | None = None
-    retry_times: int | None = Field(default=None, alias="retryTimes")
-    host: str | None = None
-
-
-
-class RemoteSchedule(_Remote):
-    id: int
-    workflow_definition_code: int | None = Field(
-        default=None, validation_alias=AliasChoices("workflowDefinitionCode", "processDefinitionCode"))
-    crontab: str = ""
-    timezone_id: str | None = Field(default=None, alias="timezoneId")
-    start_time: str | None = Field(default=None, alias="startTime")
-    end_time: str | None = Field(default=None, alias="endTime")
-    release_state: str | None = Field(default=None, alias="releaseState")
-
-
-T = TypeVar("T", bound=BaseModel)
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    total: int
-    page_no: int
-    page_size: int
-    total_page: int
 
 
 @dataclass(frozen=True)
@@ -275,7 +158,7 @@ class DolphinClient:
     def list_definitions(self, *, page_no: int = 1, page_size: int = 10, search: str | None = None) -> Page[Any]:
         data = self.request("GET", self._project("/workflow-definition"), endpoint="list-workflows",
                             idempotent=True, params={"pageNo": page_no, "pageSize": page_size, "searchVal": search})
-        return _page(data, None)
+        return page_of(data, None)
 
     def ping(self) -> dict[str, Any]:
         """Token and project check with the cheapest call the contract has."""
@@ -382,7 +265,7 @@ class DolphinClient:
     def list_instances(self, code: int, *, page_no: int = 1, page_size: int = 10) -> Page[RemoteInstance]:
         data = self.request("GET", self._project("/workflow-instances"), endpoint="list-instances", idempotent=True,
                             params={"workflowDefinitionCode": code, "pageNo": page_no, "pageSize": page_size})
-        return _page(data, RemoteInstance)
+        return page_of(data, RemoteInstance)
 
     def get_instance(self, instance_id: int) -> RemoteInstance:
         data = self.request("GET", self._project(f"/workflow-instances/{instance_id}"), endpoint="get-instance",
@@ -406,7 +289,7 @@ class DolphinClient:
     def list_schedules(self, code: int) -> list[RemoteSchedule]:
         data = self.request("GET", self._project("/schedules"), endpoint="list-schedules", idempotent=True,
                             params={"workflowDefinitionCode": code, "pageNo": 1, "pageSize": 10})
-        return _page(data, RemoteSchedule).items
+        return page_of(data, RemoteSchedule).items
 
     def create_schedule(self, code: int, schedule: SchedulePayload, *, failure_strategy: str = "CONTINUE",
                         warning_type: str = "NONE", worker_group: str = "default",
@@ -447,110 +330,3 @@ def _ids(data: Any) -> list[int]:
     if isinstance(data, int | str) and str(data).isdigit():
         return [int(data)]
     return []
-
-
-def _page(data: Any, model: type[T] | None) -> Page[Any]:
-    data = data if isinstance(data, Mapping) else {}
-    raw = data.get("totalList") or []
-    items = [model.model_validate(i) for i in raw] if model else list(raw)
-    return Page(items=items, total=int(data.get("total") or 0), page_no=int(data.get("pageNo") or 1),
-                page_size=int(data.get("pageSize") or len(items)), total_page=int(data.get("totalPage") or 0))
-
-
-# ---- definition transports ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class UpsertResult:
-    code: int
-    created: bool
-    engine_version: int | None = None
-    released_offline: bool = False
-    recovered_lost_response: bool = False
-
-
-class Transport(Protocol):
-    """How a definition reaches DolphinScheduler: REST (primary) or the Java gateway (optional).
-
-    Reads, release, schedules and instances always go over REST (the seed's split: the gateway
-    submits definitions, REST does the rest).
-    """
-
-    kind: str
-
-    def ping(self) -> dict[str, Any]: ...
-
-    def gen_task_codes(self, count: int) -> list[int]: ...
-
-    def upsert_definition(self, payload: DefinitionPayload, *, current: RemoteDefinition | None,
-                          note: Callable[[str], None]) -> UpsertResult: ...
-
-
-class RestTransport:
-    """Create or update over REST without ever producing a duplicate definition."""
-
-    kind = "rest"
-    create_attempts = 3
-
-    def __init__(self, client: DolphinClient, *, backoff: float | None = None) -> None:
-        self.client = client
-        self.backoff = client.retry.initial_backoff if backoff is None else backoff
-
-    def ping(self) -> dict[str, Any]:
-        return self.client.ping()
-
-    def gen_task_codes(self, count: int) -> list[int]:
-        return self.client.gen_task_codes_batched(count) if count else []
-
-    def upsert_definition(self, payload: DefinitionPayload, *, current: RemoteDefinition | None,
-                          note: Callable[[str], None]) -> UpsertResult:
-        if current is None:
-            return self._create(payload, note)
-        return self._update(current, payload, note)
-
-    def _update(self, current: RemoteDefinition, payload: DefinitionPayload,
-                note: Callable[[str], None]) -> UpsertResult:
-        released = False
-        if current.release_state == "ONLINE":
-            note(f"definition {current.code} is ONLINE; releasing it OFFLINE so it can be edited")
-            self.client.release(current.code, "OFFLINE")
-            released = True
-        try:
-            remote = self.client.update_definition(current.code, payload)
-        except DolphinApiError as exc:
-            if exc.code != ONLINE_NOT_EDITABLE:
-                raise
-            note(f"server refused the update ({exc.code} {exc.msg}); releasing OFFLINE and updating again")
-            self.client.release(current.code, "OFFLINE")
-            released = True
-            remote = self.client.update_definition(current.code, payload)
-        note(f"updated definition {current.code}")
-        return UpsertResult(code=current.code, created=False,
-                            engine_version=remote.version if remote else None, released_offline=released)
-
-    def _create(self, payload: DefinitionPayload, note: Callable[[str], None]) -> UpsertResult:
-        for attempt in range(1, self.create_attempts + 1):
-            try:
-                remote = self.client.create_definition(payload)
-            except DolphinTransientError as exc:
-                note(f"create attempt {attempt}: {exc.message}; looking the name up before trying again")
-                found = self.client.query_by_name(payload.name)
-                if found is not None:
-                    note(f"definition {found.code} exists: the create went through, only its response was lost")
-                    return UpsertResult(code=found.code, created=True, engine_version=found.version,
-                                        recovered_lost_response=True)
-                if attempt == self.create_attempts:
-                    raise
-                time.sleep(self.backoff * attempt)
-                continue
-            except DolphinApiError as exc:
-                if exc.code != NAME_EXISTS:
-                    raise
-                found = self.client.query_by_name(payload.name)
-                if found is None:
-                    raise
-                note(f"name taken meanwhile by definition {found.code}; updating it instead")
-                return self._update(found, payload, note)
-            note(f"created definition {remote.code}")
-            return UpsertResult(code=remote.code, created=True, engine_version=remote.version)
-        raise DolphinError("unreachable")  # pragma: no cover

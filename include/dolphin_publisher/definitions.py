@@ -1,37 +1,29 @@
-"""Workflow definitions: validation, create/update, task assignment and reassignment (seed §4.1, §4.2).
+"""Workflow definitions: create/update, reads, task assignment and reassignment (seed §4.1, §4.2).
 
 Every write runs in one transaction: validation happens before the first statement, and anything
 the database itself refuses (a task grabbed by another workflow meanwhile, a duplicate name) rolls
-the whole change back, so a rejected definition leaves nothing behind.
+the whole change back, so a rejected definition leaves nothing behind. The checks themselves are in
+``checks``, the rules of moving tasks between workflows in ``reassignment``.
 """
 
 from __future__ import annotations
 
-import zoneinfo
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
 
-from dolphin_publisher import graph
-from dolphin_publisher.cron import to_quartz
+from dolphin_publisher.checks import Edge, listed, validate_definition, validate_schedule
 from dolphin_publisher.dependencies import lineage_edges_among, refresh_in
-from dolphin_publisher.errors import (
-    ConflictError,
-    CronConversionError,
-    NotFoundError,
-    WorkflowValidationError,
-)
+from dolphin_publisher.errors import ConflictError, NotFoundError, WorkflowValidationError
 from dolphin_publisher.models import (
     GlobalParam,
     InstanceRecord,
     PublishRecord,
     ReassignMode,
-    ScheduleSpec,
     TaskInfo,
     TaskSpec,
-    TaskType,
     TriggerSource,
     WorkflowDetail,
     WorkflowFile,
@@ -39,11 +31,10 @@ from dolphin_publisher.models import (
     WorkflowStatus,
     WorkflowSummary,
 )
+from dolphin_publisher.reassignment import SourceChange, moving_with, shrink_source
 from dolphin_publisher.repository import Database, Repo, Row
+from dolphin_publisher.rows import instance_from_row, record_from_row, snapshot_of, summary_from_row
 from dolphin_publisher.versions import diff_snapshots, snapshot_dict, snapshot_hash
-
-Edge = tuple[str, str]
-MAX_LISTED = 20  # names listed in one error message before "... and N more"
 
 
 @dataclass(frozen=True)
@@ -55,105 +46,6 @@ class WorkflowRef:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _names(items: Sequence[str]) -> str:
-    shown = ", ".join(items[:MAX_LISTED])
-    return shown + (f" ... and {len(items) - MAX_LISTED} more" if len(items) > MAX_LISTED else "")
-
-
-def validate_schedule(schedule: ScheduleSpec | None) -> list[str]:
-    if schedule is None:
-        return []
-    problems = []
-    try:
-        to_quartz(schedule.cron)
-    except CronConversionError as exc:
-        problems.append(exc.message)
-    try:
-        zoneinfo.ZoneInfo(schedule.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, a name too long
-        problems.append(f"unknown time zone {schedule.timezone!r}")
-    return problems
-
-
-def validate_definition(tasks: Mapping[str, TaskSpec], members: Sequence[str],
-                        edges: Sequence[Edge]) -> tuple[list[str], list[str]]:
-    """Check one definition; return (entry tasks, exit tasks) or raise with every problem found.
-
-    Mirrors the checks DolphinScheduler makes on create/update (empty DAG, task parameters,
-    duplicate names, relations to unknown tasks, cycles) so they fail here, with task ids, instead
-    of later with a bare server code.
-    """
-    problems: list[str] = []
-    if not members:
-        raise WorkflowValidationError("the workflow has no tasks: add at least one task")
-    member_set = set(members)
-    unknown = [t for t in members if t not in tasks]
-    if unknown:
-        problems.append(f"unknown tasks: {_names(unknown)}")
-    for a, b in edges:
-        missing = [t for t in (a, b) if t not in member_set]
-        if missing:
-            problems.append(f"dependency {a} → {b} refers to {_names(missing)}, not a task of this workflow")
-    no_command = [t for t in members if t in tasks and tasks[t].type in (TaskType.SHELL, TaskType.PYTHON)
-                  and not (tasks[t].command or "").strip()]
-    if no_command:
-        problems.append(f"SHELL/PYTHON tasks without a command: {_names(no_command)}")
-    bad_sql = [t for t in members if t in tasks and tasks[t].type is TaskType.SQL
-               and (not (tasks[t].sql or "").strip() or tasks[t].datasource is None)]
-    if bad_sql:
-        problems.append(f"SQL tasks need both sql and datasource: {_names(bad_sql)}")
-    by_name: dict[str, list[str]] = {}
-    for t in members:
-        if t in tasks:
-            by_name.setdefault(tasks[t].name, []).append(t)
-    for name, ids in by_name.items():
-        if len(ids) > 1:
-            problems.append(f"task name {name!r} is used by several tasks ({_names(ids)}); names must be unique")
-    if problems:
-        raise WorkflowValidationError("; ".join(problems), problems=problems)
-    cycle = graph.find_cycle(members, edges)
-    if cycle:
-        path = " → ".join(cycle)
-        raise WorkflowValidationError(f"the dependencies form a cycle: {path}", details={"cycle": cycle})
-    entry, exit_ = graph.roots_and_leaves(members, edges)
-    return entry, exit_
-
-
-def snapshot_of(row: Row) -> WorkflowSnapshot:
-    data = row.get("definition_json") or {}
-    if not data:
-        return WorkflowSnapshot(name=row["workflow_name"], description=row["description"])
-    return WorkflowSnapshot.model_validate(data)
-
-
-def summary_from_row(row: Row) -> WorkflowSummary:
-    return WorkflowSummary(
-        id=row["id"], name=row["workflow_name"], description=row["description"], status=row["status"],
-        publish_status=row["publish_status"], current_version=row.get("current_version"),
-        last_published_version=row.get("last_published_version"), workflow_code=row["workflow_code"],
-        project_code=row["project_code"], engine_release_state=row["engine_release_state"],
-        last_execution_state=row["last_execution_state"], last_execution_time=row["last_execution_time"],
-        task_count=int(row.get("task_count") or 0), updated_at=row["updated_at"],
-    )
-
-
-def instance_from_row(row: Row) -> InstanceRecord:
-    return InstanceRecord.model_validate({k: row[k] for k in InstanceRecord.model_fields})
-
-
-def record_from_row(row: Row) -> PublishRecord:
-    return PublishRecord.model_validate({k: row[k] for k in PublishRecord.model_fields})
-
-
-@dataclass
-class _SourceChange:
-    """A workflow that loses tasks to a reassignment."""
-
-    row: Row
-    snapshot: WorkflowSnapshot
-    moved: set[str]
 
 
 class WorkflowService:
@@ -243,7 +135,7 @@ class WorkflowService:
         ids = [t.task_id for t in tasks]
         dupes = sorted({t for t in ids if ids.count(t) > 1}) if len(set(ids)) != len(ids) else []
         if dupes:
-            raise WorkflowValidationError(f"task ids listed twice: {_names(dupes)}")
+            raise WorkflowValidationError(f"task ids listed twice: {listed(dupes)}")
         with self.db.transaction() as repo:
             repo.upsert_tasks(tasks)
         return ids
@@ -344,29 +236,29 @@ class WorkflowService:
         spec_ids = [t.task_id for t in spec.tasks]
         dupes = sorted({t for t in spec_ids if spec_ids.count(t) > 1}) if len(set(spec_ids)) != len(spec_ids) else []
         if dupes:
-            problems.append(f"task ids listed twice: {_names(dupes)}")
+            problems.append(f"task ids listed twice: {listed(dupes)}")
         members: list[str] = list(dict.fromkeys([*spec_ids, *spec.task_ids]))
         tasks: dict[str, TaskSpec] = {t.task_id: t for t in spec.tasks}
         tasks.update(repo.get_tasks([t for t in members if t not in tasks]))
         unknown = [t for t in members if t not in tasks]
         if unknown:
-            problems.append(f"unknown tasks (create them first or include them in tasks): {_names(unknown)}")
+            problems.append(f"unknown tasks (create them first or include them in tasks): {listed(unknown)}")
         if problems:
             raise WorkflowValidationError("; ".join(problems), problems=problems)
 
         # Ownership: a task belongs to one workflow; moving it needs an explicit mode.
         owners = repo.owners(members)
         foreign = {t: o for t, o in owners.items() if o["workflow_id"] != workflow_id}
-        sources: dict[int, _SourceChange] = {}
+        sources: dict[int, SourceChange] = {}
         carried_edges: list[Edge] = []
         modes: dict[str, str] = {}
         if foreign:
             mode = spec.reassign_mode
             if mode is None:
-                listed = [f"{t} (workflow {o['workflow_name']!r}, id {o['workflow_id']})"
-                          for t, o in sorted(foreign.items())]
+                taken = [f"{t} (workflow {o['workflow_name']!r}, id {o['workflow_id']})"
+                         for t, o in sorted(foreign.items())]
                 raise ConflictError(
-                    f"tasks already belong to another workflow: {_names(listed)}; choose a reassignment "
+                    f"tasks already belong to another workflow: {listed(taken)}; choose a reassignment "
                     "mode (only_this, cascade_downstream or cascade_both) to move them",
                     details={"tasks": {t: o["workflow_id"] for t, o in foreign.items()}},
                 )
@@ -374,8 +266,8 @@ class WorkflowService:
                 source_id = int(owner["workflow_id"])
                 if source_id not in sources:
                     source_row = self._lock(repo, source_id)
-                    sources[source_id] = _SourceChange(source_row, snapshot_of(source_row), set())
-                sources[source_id].moved |= self._selection(sources[source_id].snapshot, t, mode)
+                    sources[source_id] = SourceChange(source_row, snapshot_of(source_row), set())
+                sources[source_id].moved |= moving_with(sources[source_id].snapshot, t, mode)
             for change in sources.values():
                 new_ids = sorted(change.moved - set(members))
                 members.extend(new_ids)
@@ -405,7 +297,7 @@ class WorkflowService:
         try:
             repo.upsert_tasks(spec.tasks)
             for source_id, change in sources.items():
-                self._shrink(repo, source_id, change, operator=operator, target=spec.name)
+                shrink_source(repo, source_id, change, operator=operator, target=spec.name)
             if workflow_id is None:
                 workflow_id = repo.insert_workflow(spec.name, spec.description, operator)
             new_hash = snapshot_hash(snapshot)
@@ -424,41 +316,8 @@ class WorkflowService:
                                 exit_=exit_, updated_by=operator)
             lost = repo.sync_relations(workflow_id, members, int(version["id"]), modes)
             if lost:
-                raise ConflictError(f"tasks were assigned to another workflow meanwhile: {_names(lost)}")
+                raise ConflictError(f"tasks were assigned to another workflow meanwhile: {listed(lost)}")
             refresh_in(repo)
             return WorkflowRef(workflow_id, spec.name, int(version["version_no"]), changed=True)
         except psycopg.errors.UniqueViolation as exc:
             raise ConflictError(f"conflicting change, nothing saved: {exc.diag.message_detail or exc}") from exc
-
-    @staticmethod
-    def _selection(snapshot: WorkflowSnapshot, task_id: str, mode: ReassignMode) -> set[str]:
-        """The tasks that move with ``task_id`` under ``mode``, in the graph of its current workflow."""
-        selected = {task_id}
-        if mode is ReassignMode.ONLY_THIS:
-            return selected
-        nodes = [t.task_id for t in snapshot.tasks]
-        succ, pred = graph.adjacency(nodes, snapshot.dependencies)
-        selected |= graph.reachable([task_id], succ)
-        if mode is ReassignMode.CASCADE_BOTH:
-            selected |= graph.reachable([task_id], pred)
-        return selected
-
-    @staticmethod
-    def _shrink(repo: Repo, source_id: int, change: _SourceChange, *, operator: str, target: str) -> None:
-        """New version of a workflow that gave tasks away; paths through them are kept as edges."""
-        old = change.snapshot
-        nodes = [t.task_id for t in old.tasks]
-        edges = graph.remove_nodes_keep_order(nodes, old.dependencies, change.moved)
-        remaining = [t for t in old.tasks if t.task_id not in change.moved]
-        ids = [t.task_id for t in remaining]
-        entry, exit_ = graph.roots_and_leaves(ids, edges)
-        snapshot = old.model_copy(update={"tasks": remaining, "dependencies": edges, "entry_task_ids": entry,
-                                          "exit_task_ids": exit_})
-        summary = diff_snapshots(old, snapshot)
-        summary["reassigned_to"] = {"workflow": target, "tasks": sorted(change.moved)}
-        version = repo.insert_version(source_id, snapshot_dict(snapshot), summary, snapshot_hash(snapshot),
-                                      TriggerSource.REASSIGNMENT.value, operator)
-        repo.set_definition(source_id, name=old.name, description=old.description,
-                            definition=snapshot_dict(snapshot), version_id=int(version["id"]), entry=entry,
-                            exit_=exit_, updated_by=operator)
-        repo.sync_relations(source_id, ids, int(version["id"]), {})

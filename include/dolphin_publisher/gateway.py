@@ -11,9 +11,11 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from dolphin_publisher.client import MAX_CODES_PER_CALL, RemoteDefinition, UpsertResult
+from dolphin_publisher.client import MAX_CODES_PER_CALL
 from dolphin_publisher.converter import DefinitionPayload
 from dolphin_publisher.errors import GatewayError
+from dolphin_publisher.remote import RemoteDefinition
+from dolphin_publisher.transport import UpsertResult
 
 DEFAULT_PORT = 25333
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from dolphin_publisher.client import DolphinClient, RemoteInstance
+from dolphin_publisher.client import DolphinClient
 from dolphin_publisher.config import IntegrationConfig
-from dolphin_publisher.definitions import instance_from_row
 from dolphin_publisher.errors import NotFoundError, PublisherError
 from dolphin_publisher.models import InstanceRecord
+from dolphin_publisher.remote import RemoteInstance
 from dolphin_publisher.repository import Database, Repo, Row
+from dolphin_publisher.rows import instance_from_row
 
 log = logging.getLogger(__name__)
 KEEP = 10

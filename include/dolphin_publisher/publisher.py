@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dolphin_publisher.client import DolphinClient, RemoteDefinition, RestTransport, Transport
+from dolphin_publisher.checks import validate_definition
+from dolphin_publisher.client import DolphinClient
 from dolphin_publisher.config import IntegrationConfig
 from dolphin_publisher.converter import convert, convert_schedule
-from dolphin_publisher.definitions import record_from_row, validate_definition
 from dolphin_publisher.errors import (
     ConflictError,
     DolphinError,
@@ -35,7 +35,10 @@ from dolphin_publisher.errors import (
     WorkflowValidationError,
 )
 from dolphin_publisher.models import PublishOperation, PublishRecord, RecordStatus, WorkflowSnapshot
+from dolphin_publisher.remote import RemoteDefinition
 from dolphin_publisher.repository import Database, Repo, Row
+from dolphin_publisher.rows import record_from_row
+from dolphin_publisher.transport import RestTransport, Transport
 
 log = logging.getLogger(__name__)
 

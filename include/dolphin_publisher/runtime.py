@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from dolphin_publisher.client import DolphinClient, RestTransport, RetryPolicy, Transport
+from dolphin_publisher.client import DolphinClient, RetryPolicy
 from dolphin_publisher.config import IntegrationConfig, load_config
 from dolphin_publisher.definitions import WorkflowService
 from dolphin_publisher.dependencies import DependencyResolver
@@ -16,6 +16,7 @@ from dolphin_publisher.gateway import DEFAULT_PORT, GatewayTransport
 from dolphin_publisher.history import HistorySync
 from dolphin_publisher.publisher import Publisher
 from dolphin_publisher.repository import Database, Row
+from dolphin_publisher.transport import RestTransport, Transport
 from dolphin_publisher.versions import VersionService
 
 log = logging.getLogger(__name__)

@@ -88,3 +88,28 @@ def test_bad_schedules_file_is_an_import_error_naming_the_entry(tmp_path: Path,
     errors = " ".join(result["errors"].values())
     assert "schedules.json entry 0" in errors
     assert "data_pipeline" in result["dags"]  # the other DAG files still load
+
+
+def test_bad_schedule_entries_are_the_import_error_and_the_good_ones_still_load(
+        tmp_path: Path, trap_listener: tuple[int, list[int]]) -> None:
+    good = {"db_conn_id": "highway", "tables": ["bss_company"]}
+    schedules = tmp_path / "schedules.json"
+    schedules.write_text(json.dumps([
+        {"name": "first", "cron": "30 2 * * *", **good},
+        {"name": "bad_cron", "cron": "99 * * * *", **good},
+        {"name": "unknown_key", "cron": "@daily", "colour": "red", **good},
+        {"name": "bad_type", "cron": "@daily", "db_conn_id": "highway", "tables": "bss_company"},
+        {"name": "bad_option", "cron": "@daily", "options": {"batch_size": "many"}, **good},
+        {"name": "first", "cron": "@hourly", **good},
+        {"name": "last", "cron": "@quarterly", **good},
+    ]))
+    result = parse(tmp_path, trap_listener[0], schedules)
+    assert {"data_pipeline_sched_first", "data_pipeline_sched_last", "data_pipeline"} <= set(result["dags"])
+    assert not [d for d in result["dags"] if d.startswith("data_pipeline_sched_") and
+                d not in ("data_pipeline_sched_first", "data_pipeline_sched_last")]
+    (where, error), = result["errors"].items()
+    assert where.endswith("data_pipeline_scheduled.py")
+    for index, words in [(1, "99 * * * *"), (2, "colour"), (3, "tables"), (4, "batch_size"), (5, "unique")]:
+        line = next(x for x in error.splitlines() if f"schedules.json entry {index}:" in x)
+        assert words in line
+    assert "entry 0:" not in error and "entry 6:" not in error

@@ -8,11 +8,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from dolphin_publisher.client import DolphinClient, RestTransport, RetryPolicy
+from dolphin_publisher.client import DolphinClient, RetryPolicy
 from dolphin_publisher.config import IntegrationConfig
 from dolphin_publisher.converter import DefinitionPayload, convert, convert_schedule
 from dolphin_publisher.errors import DolphinApiError, DolphinAuthError, DolphinTransientError
 from dolphin_publisher.models import ScheduleSpec, TaskSpec, WorkflowSnapshot
+from dolphin_publisher.transport import RestTransport
 
 from .conftest import PROJECT_CODE, fast_client
 from .fake_dolphinscheduler import FakeDolphinScheduler

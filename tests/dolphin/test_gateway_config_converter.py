@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from dolphin_publisher import graph
+from dolphin_publisher.checks import validate_definition
 from dolphin_publisher.config import IntegrationConfig, from_connection, load_config, save_config
 from dolphin_publisher.converter import convert
-from dolphin_publisher.definitions import validate_definition
 from dolphin_publisher.errors import ConfigError, GatewayError
 from dolphin_publisher.gateway import GatewayTransport
 from dolphin_publisher.models import GlobalParam, TaskSpec, WorkflowSnapshot

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from data_pipeline import clock
 from data_pipeline.errors import InvalidInput, NotFound
 from data_pipeline.files.task_dir import atomic_write_text
 from data_pipeline.steps.state import StepState
@@ -98,7 +98,7 @@ def run_stamp(state: StepState, resumed: bool) -> str:
                 return stamp
         except (OSError, ValueError):
             pass
-    stamp = datetime.now().strftime(STAMP_FORMAT)
+    stamp = clock.now().strftime(STAMP_FORMAT)
     atomic_write_text(path, json.dumps({"stamp": stamp}))
     return stamp
 

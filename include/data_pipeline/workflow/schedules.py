@@ -2,6 +2,13 @@
 
 The file is JSON: ``[{"name", "cron", "db_conn_id", "tables", "business_context", "options": {...}}]``.
 Read at DAG-parse time, so it must be cheap and local: no database, no network.
+
+One bad entry must not take the others down: Airflow records import errors per file, and an
+exception while the file is imported loses every DAG in it. So :func:`load_schedules` checks each
+entry on its own (shape, cron syntax, unknown keys and options, types, a name used twice) and
+returns the good entries with one message per bad one; only a file that is not a JSON array at
+all raises. The DAG file turns the messages into the file's import error by a DAG that fails
+Airflow's own check when it is bagged — Airflow keeps the DAGs bagged before and after it.
 """
 
 from __future__ import annotations
@@ -9,17 +16,23 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from data_pipeline.config import PROJECT_ROOT
 from data_pipeline.errors import InvalidInput
 from data_pipeline.tasks.parameters import TaskParameters
 
+AIRFLOW_ONLY_PRESETS = frozenset({"@once", "@continuous", "@quarterly"})  # Airflow schedules croniter lacks
+
 
 class ScheduleEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,60}$")
     cron: str
     db_conn_id: str
@@ -31,9 +44,11 @@ class ScheduleEntry(BaseModel):
     @field_validator("cron")
     @classmethod
     def _cron_shape(cls, value: str) -> str:
-        if value.startswith("@") or len(value.split()) == 5:
-            return value
-        raise ValueError(f"cron must have 5 fields or be a preset like @daily, got {value!r}")
+        if not (value.startswith("@") or len(value.split()) == 5):
+            raise ValueError(f"cron must have 5 fields or be a preset like @daily, got {value!r}")
+        if value not in AIRFLOW_ONLY_PRESETS and not croniter.is_valid(value):
+            raise ValueError(f"cron {value!r} is not a valid cron expression")
+        return value
 
     @property
     def dag_id(self) -> str:
@@ -55,26 +70,47 @@ def schedules_file() -> Path:
     return Path(configured) if configured else PROJECT_ROOT / "dags" / "data_pipeline_schedules.json"
 
 
-def load_schedules(path: Path | None = None) -> list[ScheduleEntry]:
+def _describe(exc: ValueError) -> str:
+    """One line per problem, without pydantic's links: the text lands in Airflow's import errors."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, err['loc'])) or 'entry'}: {err['msg']}" for err in exc.errors())
+    return re.sub(r"\s+", " ", str(exc))
+
+
+@dataclass
+class Schedules:
+    """The usable entries of a schedules file, and why each of the others was left out."""
+
+    entries: list[ScheduleEntry] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def load_schedules(path: Path | None = None) -> Schedules:
+    """Enabled, valid entries and one problem per bad entry; raises only if the file is unusable."""
     path = path or schedules_file()
     if not path.exists():
-        return []
+        return Schedules()
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{path.name} is not valid JSON: {exc}") from None
     if not isinstance(raw, list):
         raise InvalidInput(f"{path.name} must hold a JSON array of schedule entries")
-    entries = []
+    result = Schedules()
+    seen: dict[str, int] = {}
     for index, item in enumerate(raw):
+        label = f"{path.name} entry {index}"
         try:
             entry = ScheduleEntry.model_validate(item)
             entry.run_defaults()
         except (ValidationError, ValueError) as exc:
-            detail = re.sub(r"\s+", " ", str(exc))
-            raise InvalidInput(f"{path.name} entry {index}: {detail}") from None
-        entries.append(entry)
-    names = [e.name for e in entries]
-    if len(names) != len(set(names)):
-        raise InvalidInput(f"{path.name}: schedule names must be unique")
-    return [e for e in entries if e.enabled]
+            result.problems.append(f"{label}: {_describe(exc)}")
+            continue
+        if entry.name in seen:
+            result.problems.append(f"{label}: schedule names must be unique; "
+                                   f"{entry.name!r} is already entry {seen[entry.name]}")
+            continue
+        seen[entry.name] = index
+        if entry.enabled:
+            result.entries.append(entry)
+    return result
