@@ -7,10 +7,10 @@ the same no-duplicate guarantee as the REST path; it cannot rename a definition 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
+from data_pipeline import config
 from dolphin_publisher.client import MAX_CODES_PER_CALL, RemoteDefinition, UpsertResult
 from dolphin_publisher.converter import DefinitionPayload
 from dolphin_publisher.errors import GatewayError
@@ -20,12 +20,9 @@ DEFAULT_PORT = 25333
 
 def gateway_settings_from_env() -> dict[str, Any]:
     """The PyDolphinScheduler SDK's environment convention, used when the config has no gateway."""
-    port = os.environ.get("PYDS_JAVA_GATEWAY_PORT")
-    return {
-        "host": os.environ.get("PYDS_JAVA_GATEWAY_ADDRESS"),
-        "port": int(port) if port and port.isdigit() else None,
-        "token": os.environ.get("PYDS_JAVA_GATEWAY_AUTH_TOKEN"),
-    }
+    env = config.dolphin()
+    token = env.gateway_token.get_secret_value() if env.gateway_token else None
+    return {"host": env.gateway_address, "port": env.gateway_port, "token": token}
 
 
 def _py4j_entry_point(host: str, port: int, auth_token: str | None) -> Any:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import functools
-import os
 import re
 
+from data_pipeline import config
 from platform_db.connections import get_connection
 
-PLATFORM_CONN_ID = "data_pipeline_db"
+PLATFORM_CONN_ID = config.PLATFORM_DB_CONN_ID
 EMBEDDED_DATABASE = "data_pipeline"
 
 
 def platform_dsn() -> str:
     """``DATA_PIPELINE_DB_URI``, else the ``data_pipeline_db`` connection, else the embedded server."""
-    uri = os.environ.get("DATA_PIPELINE_DB_URI")
+    uri = config.databases().db_uri
     if uri:
         return uri
     conn = get_connection(PLATFORM_CONN_ID)

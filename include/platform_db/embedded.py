@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
+from data_pipeline import config
+
 if TYPE_CHECKING:
     from pgserver import PostgresServer
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 _lock = threading.Lock()
 _servers: dict[Path, PostgresServer] = {}
@@ -30,7 +30,7 @@ _servers: dict[Path, PostgresServer] = {}
 
 def local_dir() -> Path:
     """The git-ignored folder holding local runtime state (database files, Airflow home)."""
-    return Path(os.environ.get("DATA_PIPELINE_LOCAL_DIR") or PROJECT_ROOT / ".local").resolve()
+    return config.local_dir()
 
 
 def pgdata_dir() -> Path:

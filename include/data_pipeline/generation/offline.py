@@ -16,7 +16,7 @@ from data_pipeline.files.table_list import quote_if_needed as quote_ident
 from data_pipeline.schema.model import ColumnInfo, ForeignKey, QAPair, TableComments, TableInfo, Theme
 
 if TYPE_CHECKING:
-    from data_pipeline.generation.generator import RepairRequest
+    from data_pipeline.generation.base import RepairRequest
 
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 

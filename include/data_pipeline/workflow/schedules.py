@@ -7,14 +7,13 @@ Read at DAG-parse time, so it must be cheap and local: no database, no network.
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from data_pipeline.config import PROJECT_ROOT
+from data_pipeline import config
 from data_pipeline.errors import InvalidInput
 from data_pipeline.tasks.parameters import TaskParameters
 
@@ -50,13 +49,8 @@ class ScheduleEntry(BaseModel):
         return params
 
 
-def schedules_file() -> Path:
-    configured = os.environ.get("DATA_PIPELINE_SCHEDULES_FILE")
-    return Path(configured) if configured else PROJECT_ROOT / "dags" / "data_pipeline_schedules.json"
-
-
 def load_schedules(path: Path | None = None) -> list[ScheduleEntry]:
-    path = path or schedules_file()
+    path = path or config.schedules_file()
     if not path.exists():
         return []
     try:
