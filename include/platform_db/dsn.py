@@ -25,9 +25,9 @@ def platform_dsn() -> str:
 
 @functools.cache
 def _embedded_dsn() -> str:
-    from platform_db import embedded
+    from platform_db.embedded import ensure_database  # psycopg and pgserver only when it is used
 
-    return embedded.ensure_database(EMBEDDED_DATABASE)
+    return ensure_database(EMBEDDED_DATABASE)
 
 
 _PASSWORD_IN_URI = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@?#\s]*:)(?P<pw>[^@/?#\s]*)(?P<tail>@)", re.I)
