@@ -1,4 +1,5 @@
-"""The settings module: the only reader of the environment, its defaults, its errors, the endpoint settings."""
+"""The settings module (``platform_db.settings``, read by the pipeline as ``data_pipeline.config``): the only
+reader of the environment, its defaults, its errors, and the endpoint settings built from it."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from pydantic import SecretStr
 from data_pipeline import config
 from data_pipeline.config import PROJECT_ROOT, SettingsError
 from data_pipeline.generation.endpoint import EmbeddingSettings, LLMSettings, embedding_settings, llm_settings
+from platform_db import settings
 
 ENV_ACCESS = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
-SETTINGS_MODULE = PROJECT_ROOT / "include" / "data_pipeline" / "config.py"
+SETTINGS_MODULE = PROJECT_ROOT / "include" / "platform_db" / "settings.py"
 
 
 def env_access(path: Path) -> list[str]:
@@ -36,7 +38,7 @@ def test_only_the_settings_module_touches_the_environment() -> None:
     offenders = [hit for folder in ("include", "plugins", "dags")
                  for path in sorted((PROJECT_ROOT / folder).rglob("*.py")) if path != SETTINGS_MODULE
                  for hit in env_access(path)]
-    assert offenders == [], "read settings through data_pipeline.config instead"
+    assert offenders == [], "read settings through platform_db.settings (data_pipeline.config) instead"
     assert env_access(SETTINGS_MODULE), "the scan must see the settings module's own reads"
 
 
@@ -44,13 +46,17 @@ def test_project_root_is_defined_once() -> None:
     definitions = [str(path.relative_to(PROJECT_ROOT)) for folder in ("include", "plugins", "dags")
                    for path in (PROJECT_ROOT / folder).rglob("*.py")
                    if "\nPROJECT_ROOT = " in path.read_text(encoding="utf-8")]
-    assert definitions == ["include/data_pipeline/config.py"]
+    assert definitions == ["include/platform_db/settings.py"]
+    assert config.PROJECT_ROOT is settings.PROJECT_ROOT
 
 
-def test_the_settings_module_does_not_load_platform_db() -> None:
-    code = "import sys, data_pipeline.config; print(sorted(m for m in sys.modules if m.startswith('platform_db')))"
+def test_the_settings_module_loads_neither_the_pipeline_nor_airflow() -> None:
+    """``dolphin_publisher`` reads its settings here and must stay independent of ``data_pipeline``."""
+    code = ("import sys, platform_db.settings; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'data_pipeline', 'airflow', 'httpx'}))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+    assert config.limits is settings.limits and config.data_dir is settings.data_dir
 
 
 @pytest.fixture

@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic
 
-from data_pipeline import config
 from dolphin_publisher.cron import to_quartz
 from dolphin_publisher.errors import CronConversionError, DagImportError
 from dolphin_publisher.graph import remove_nodes_keep_order, transitive_reduction
 from dolphin_publisher.models import GlobalParam, ScheduleSpec, TaskSpec, TaskType, TriggerSource, WorkflowFile
+from platform_db import settings
 
 if TYPE_CHECKING:
     from dolphin_publisher.definitions import WorkflowRef, WorkflowService
@@ -39,12 +39,12 @@ _PARAM_REF = re.compile(r"\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 def default_dags_folder() -> Path:
-    return config.airflow().dags_folder
+    return settings.airflow().dags_folder
 
 
 def plugins_on_path() -> None:
     """As Airflow does: DAG files may import helpers from the plugins folder."""
-    plugins = config.airflow().plugins_folder
+    plugins = settings.airflow().plugins_folder
     if plugins.is_dir() and str(plugins) not in sys.path:
         sys.path.append(str(plugins))
 

@@ -18,11 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from data_pipeline import config as settings
 from dolphin_publisher.errors import ConfigError, NotConfiguredError
 from dolphin_publisher.gateway import DEFAULT_PORT, gateway_settings_from_env
 from dolphin_publisher.repository import Database
-from platform_db import ConnectionInfo, get_connection
+from platform_db import ConnectionInfo, get_connection, settings
 
 CONN_ID = settings.DOLPHINSCHEDULER_CONN_ID
 

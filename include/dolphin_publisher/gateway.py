@@ -10,17 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from data_pipeline import config
 from dolphin_publisher.client import MAX_CODES_PER_CALL, RemoteDefinition, UpsertResult
 from dolphin_publisher.converter import DefinitionPayload
 from dolphin_publisher.errors import GatewayError
+from platform_db import settings
 
 DEFAULT_PORT = 25333
 
 
 def gateway_settings_from_env() -> dict[str, Any]:
     """The PyDolphinScheduler SDK's environment convention, used when the config has no gateway."""
-    env = config.dolphin()
+    env = settings.dolphin()
     token = env.gateway_token.get_secret_value() if env.gateway_token else None
     return {"host": env.gateway_address, "port": env.gateway_port, "token": token}
 

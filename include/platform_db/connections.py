@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from data_pipeline import config
+from platform_db.settings import connection_env_name, connection_uri
 
 
 class ConnectionNotFound(LookupError):
@@ -105,7 +105,7 @@ def parse_connection(conn_id: str, value: str) -> ConnectionInfo:
 
 
 def _from_env(conn_id: str) -> ConnectionInfo | None:
-    value = config.connection_uri(conn_id)
+    value = connection_uri(conn_id)
     if not value:
         return None
     return parse_connection(conn_id, value)
@@ -140,6 +140,6 @@ def get_connection(conn_id: str, *, required: bool = False) -> ConnectionInfo | 
     if info is None and required:
         raise ConnectionNotFound(
             f"connection {conn_id!r} is not defined: create it in Airflow (Admin > Connections) "
-            f"or set {config.connection_env_name(conn_id)}"
+            f"or set {connection_env_name(conn_id)}"
         )
     return info

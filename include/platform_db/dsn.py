@@ -5,16 +5,16 @@ from __future__ import annotations
 import functools
 import re
 
-from data_pipeline import config
 from platform_db.connections import get_connection
+from platform_db.settings import PLATFORM_DB_CONN_ID, databases
 
-PLATFORM_CONN_ID = config.PLATFORM_DB_CONN_ID
+PLATFORM_CONN_ID = PLATFORM_DB_CONN_ID
 EMBEDDED_DATABASE = "data_pipeline"
 
 
 def platform_dsn() -> str:
     """``DATA_PIPELINE_DB_URI``, else the ``data_pipeline_db`` connection, else the embedded server."""
-    uri = config.databases().db_uri
+    uri = databases().db_uri
     if uri:
         return uri
     conn = get_connection(PLATFORM_CONN_ID)

@@ -19,18 +19,13 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
-from data_pipeline import config
+from platform_db.settings import local_dir  # the git-ignored folder of local runtime state
 
 if TYPE_CHECKING:
     from pgserver import PostgresServer
 
 _lock = threading.Lock()
 _servers: dict[Path, PostgresServer] = {}
-
-
-def local_dir() -> Path:
-    """The git-ignored folder holding local runtime state (database files, Airflow home)."""
-    return config.local_dir()
 
 
 def pgdata_dir() -> Path:
