@@ -22,7 +22,8 @@ def make_generator() -> Generator:
     """
     settings = llm_settings()
     if settings is not None:
-        from data_pipeline.generation.llm import ChatClient, LLMGenerator
+        from data_pipeline.generation.chat import ChatClient
+        from data_pipeline.generation.llm import LLMGenerator
 
         return LLMGenerator(ChatClient(settings))
     from data_pipeline.generation.offline import OfflineGenerator
