@@ -151,7 +151,7 @@ def fake() -> Iterator[FakeEmbeddings]:
 
 def client(fake: FakeEmbeddings, **kw: Any) -> OpenAIEmbedder:
     settings = EmbeddingSettings(base_url=fake.url, model="bge-m3", api_key=API_KEY, dimension=kw.pop("dimension", 8),
-                                 batch_size=kw.pop("batch_size", 2), retry_wait_seconds=0.01, **kw)
+                                 batch_size=kw.pop("batch_size", 2), backoff_seconds=0.01, **kw)
     secrets_mask.register_secret(API_KEY)
     return OpenAIEmbedder(settings)
 
@@ -175,7 +175,7 @@ def test_openai_retries_server_errors_and_rate_limits_then_succeeds(fake: FakeEm
 
 def test_openai_gives_up_after_bounded_retries(fake: FakeEmbeddings) -> None:
     fake.script = [500] * 10
-    with client(fake, max_attempts=3) as emb, pytest.raises(EmbeddingError) as err:
+    with client(fake, max_retries=2) as emb, pytest.raises(EmbeddingError) as err:
         emb.embed(["x"])
     assert len(fake.requests) == 3
     assert "after 3 attempts" in err.value.message and "HTTP 500" in err.value.message
@@ -216,7 +216,7 @@ def test_openai_learns_an_unconfigured_dimension(fake: FakeEmbeddings) -> None:
 
 def test_openai_timeouts_are_retried_then_reported(fake: FakeEmbeddings) -> None:
     fake.delay = 0.5
-    with client(fake, timeout_seconds=0.1, max_attempts=2) as emb, pytest.raises(EmbeddingError, match="timed out"):
+    with client(fake, timeout_seconds=0.1, max_retries=1) as emb, pytest.raises(EmbeddingError, match="timed out"):
         emb.embed(["x"])
     assert len(fake.requests) == 2
 
@@ -255,5 +255,7 @@ def test_settings_from_the_connection_win(monkeypatch: pytest.MonkeyPatch) -> No
     settings = embedding_settings()
     assert settings is not None
     assert settings.base_url == "https://dashscope.example/compatible-mode/v1"
-    assert (settings.model, settings.dimension, settings.api_key) == ("text-embedding-v4", 1024, "sk-conn-secret-88")
+    assert settings.api_key is not None
+    assert (settings.model, settings.dimension, settings.api_key.get_secret_value()) == (
+        "text-embedding-v4", 1024, "sk-conn-secret-88")
     assert secrets_mask.mask("sk-conn-secret-88") == "***"

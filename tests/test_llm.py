@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from data_pipeline.generation import llm
 from data_pipeline.generation.llm import ChatClient, LLMError, LLMGenerator, LLMResponseError, LLMSettings
@@ -18,6 +19,10 @@ from data_pipeline.tasks.log import TaskLogger
 from tests.fake_openai import FakeOpenAI, Reply
 
 KEY = "sk-test-0123456789abcdef"
+
+
+def secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 @pytest.fixture
@@ -188,7 +193,7 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATA_PIPELINE_LLM_MODEL", "qwen-plus")
     settings = llm.llm_settings()
     assert settings is not None
-    assert (settings.base_url, settings.model, settings.api_key) == ("http://llm.local:8000/v1", "qwen-plus",
+    assert (settings.base_url, settings.model, secret(settings.api_key)) == ("http://llm.local:8000/v1", "qwen-plus",
                                                                        "sk-env-key-12345")
     assert "sk-env-key-12345" not in repr(settings)
     from data_pipeline.secrets_mask import mask
@@ -203,12 +208,12 @@ def test_settings_from_connection_win(monkeypatch: pytest.MonkeyPatch) -> None:
          "extra": {"model": "qwen-max"}}))
     settings = llm.llm_settings()
     assert settings is not None
-    assert (settings.base_url, settings.model, settings.api_key) == (
+    assert (settings.base_url, settings.model, secret(settings.api_key)) == (
         "https://dashscope.example/compatible-mode/v1", "qwen-max", "sk-conn-999999")
     monkeypatch.setenv("AIRFLOW_CONN_LLM_DEFAULT", "http://:sk-uri-key-1234@ollama.local:11434/v1?model=llama3")
     settings = llm.llm_settings()
     assert settings is not None
-    assert (settings.base_url, settings.model, settings.api_key) == ("http://ollama.local:11434/v1", "llama3",
+    assert (settings.base_url, settings.model, secret(settings.api_key)) == ("http://ollama.local:11434/v1", "llama3",
                                                                        "sk-uri-key-1234")
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import re
 import sys
 from datetime import timedelta
@@ -31,21 +30,21 @@ from dolphin_publisher.cron import to_quartz
 from dolphin_publisher.errors import CronConversionError, DagImportError
 from dolphin_publisher.graph import remove_nodes_keep_order, transitive_reduction
 from dolphin_publisher.models import GlobalParam, ScheduleSpec, TaskSpec, TaskType, TriggerSource, WorkflowFile
+from platform_db import settings
 
 if TYPE_CHECKING:
     from dolphin_publisher.definitions import WorkflowRef, WorkflowService
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 _PARAM_REF = re.compile(r"\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 def default_dags_folder() -> Path:
-    return Path(os.environ.get("AIRFLOW__CORE__DAGS_FOLDER") or PROJECT_ROOT / "dags")
+    return settings.airflow().dags_folder
 
 
 def plugins_on_path() -> None:
     """As Airflow does: DAG files may import helpers from the plugins folder."""
-    plugins = Path(os.environ.get("AIRFLOW__CORE__PLUGINS_FOLDER") or PROJECT_ROOT / "plugins")
+    plugins = settings.airflow().plugins_folder
     if plugins.is_dir() and str(plugins) not in sys.path:
         sys.path.append(str(plugins))
 

@@ -15,17 +15,15 @@ UI links: DolphinScheduler serves its UI under the same context path as its REST
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from dolphin_publisher.errors import ConfigError, NotConfiguredError
 from dolphin_publisher.gateway import DEFAULT_PORT, gateway_settings_from_env
 from dolphin_publisher.repository import Database
-from platform_db import ConnectionInfo, get_connection
+from platform_db import ConnectionInfo, get_connection, settings
 
-CONN_ID = "dolphinscheduler_default"
-ENV_VAR = "DOLPHIN_PUBLISHER_ENV"
+CONN_ID = settings.DOLPHINSCHEDULER_CONN_ID
 
 
 @dataclass(frozen=True)
@@ -109,13 +107,13 @@ def load_config(db: Database, environment: str | None = None) -> IntegrationConf
         conn = get_connection(CONN_ID)
         if conn is not None:
             return from_connection(conn)
-    env = environment or os.environ.get(ENV_VAR) or "default"
+    env = environment or settings.dolphin().environment
     with db.transaction() as repo:
         row = repo.get_integration_config(env)
     if row is None:
         raise NotConfiguredError(
             f"DolphinScheduler is not configured: add the Airflow connection {CONN_ID} (Admin > Connections, or "
-            f"the environment variable AIRFLOW_CONN_{CONN_ID.upper()}) with host = the REST base URL (for "
+            f"the environment variable {settings.connection_env_name(CONN_ID)}) with host = the REST base URL (for "
             f"example http://ds:12345/dolphinscheduler), password = a DolphinScheduler access token and extra = "
             f"{{\"project_code\": <project code>}}; or add a workflow_integration_config row for environment "
             f"{env!r}",

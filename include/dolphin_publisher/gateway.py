@@ -7,7 +7,6 @@ the same no-duplicate guarantee as the REST path; it cannot rename a definition 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -16,18 +15,16 @@ from dolphin_publisher.converter import DefinitionPayload
 from dolphin_publisher.errors import GatewayError
 from dolphin_publisher.remote import RemoteDefinition
 from dolphin_publisher.transport import UpsertResult
+from platform_db import settings
 
 DEFAULT_PORT = 25333
 
 
 def gateway_settings_from_env() -> dict[str, Any]:
     """The PyDolphinScheduler SDK's environment convention, used when the config has no gateway."""
-    port = os.environ.get("PYDS_JAVA_GATEWAY_PORT")
-    return {
-        "host": os.environ.get("PYDS_JAVA_GATEWAY_ADDRESS"),
-        "port": int(port) if port and port.isdigit() else None,
-        "token": os.environ.get("PYDS_JAVA_GATEWAY_AUTH_TOKEN"),
-    }
+    env = settings.dolphin()
+    token = env.gateway_token.get_secret_value() if env.gateway_token else None
+    return {"host": env.gateway_address, "port": env.gateway_port, "token": token}
 
 
 def _py4j_entry_point(host: str, port: int, auth_token: str | None) -> Any:

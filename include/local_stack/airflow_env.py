@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from data_pipeline import config
+from data_pipeline.config import PROJECT_ROOT
 from platform_db import embedded
 from platform_db.dsn import EMBEDDED_DATABASE
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ADMIN_USER = "admin"
 VIEWER_USER = "viewer"
 
@@ -64,7 +64,7 @@ def local_airflow(home: Path | None = None, *, port: int = 8080, metadata_db: st
     password_file.chmod(0o600)
     metadata_uri = embedded.ensure_database(metadata_db, extensions=())
     store_uri = embedded.ensure_database(EMBEDDED_DATABASE)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW__")}
+    env = config.child_environment(drop_prefixes=("AIRFLOW__",))  # ours below, not the caller's
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
@@ -89,10 +89,9 @@ def local_airflow(home: Path | None = None, *, port: int = 8080, metadata_db: st
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        "AIRFLOW_CONN_DATA_PIPELINE_DB": store_uri,
-        "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT / "plugins"), os.environ.get("PYTHONPATH"))
-                                      if p),
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        config.connection_env_name(config.PLATFORM_DB_CONN_ID): store_uri,
+        "PYTHONPATH": config.path_list("PYTHONPATH", PROJECT_ROOT / "plugins"),
+        "PATH": config.path_list("PATH", Path(sys.executable).parent),
     })
     env.update(extra_env or {})
     return LocalAirflow(home=home, port=port, env=env, passwords=passwords)

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from data_pipeline import config
 from data_pipeline.schema import demo_db
 from data_pipeline.tasks.store import TaskStore
 from local_stack import components
@@ -21,7 +22,7 @@ from local_stack.airflow_env import ADMIN_USER, local_airflow
 from platform_db import embedded
 
 API = "/api/v0/data_pipeline"
-DEMO_CONN_ID = "highway_demo"
+DEMO_CONN_ID = config.DEMO_DB_CONN_ID
 
 
 def free_port(preferred: int = 8080) -> int:
@@ -54,7 +55,7 @@ def main(port: int | None = None, keep_running: bool = False) -> int:
     summary = demo_db.build_demo_database(demo_uri)
     say(f"    {summary.total_rows:,} rows in {len(summary.tables)} tables")
     airflow = local_airflow(port=port or free_port(), extra_env={
-        f"AIRFLOW_CONN_{DEMO_CONN_ID.upper()}": demo_uri})
+        config.connection_env_name(DEMO_CONN_ID): demo_uri})
     say(f"3/6 Airflow 3 (api-server, scheduler, dag-processor, triggerer) on {airflow.base_url}")
     components.migrate(airflow)
     stack = components.start(airflow)

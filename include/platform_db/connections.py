@@ -8,11 +8,12 @@ directly, so the CLI works with the very same settings the Airflow components us
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from platform_db.settings import connection_env_name, connection_uri
 
 
 class ConnectionNotFound(LookupError):
@@ -104,7 +105,7 @@ def parse_connection(conn_id: str, value: str) -> ConnectionInfo:
 
 
 def _from_env(conn_id: str) -> ConnectionInfo | None:
-    value = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
+    value = connection_uri(conn_id)
     if not value:
         return None
     return parse_connection(conn_id, value)
@@ -139,6 +140,6 @@ def get_connection(conn_id: str, *, required: bool = False) -> ConnectionInfo | 
     if info is None and required:
         raise ConnectionNotFound(
             f"connection {conn_id!r} is not defined: create it in Airflow (Admin > Connections) "
-            f"or set AIRFLOW_CONN_{conn_id.upper()}"
+            f"or set {connection_env_name(conn_id)}"
         )
     return info

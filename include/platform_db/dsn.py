@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import functools
-import os
 import re
 
 from platform_db.connections import get_connection
+from platform_db.settings import PLATFORM_DB_CONN_ID, databases
 
-PLATFORM_CONN_ID = "data_pipeline_db"
+PLATFORM_CONN_ID = PLATFORM_DB_CONN_ID
 EMBEDDED_DATABASE = "data_pipeline"
 
 
 def platform_dsn() -> str:
     """``DATA_PIPELINE_DB_URI``, else the ``data_pipeline_db`` connection, else the embedded server."""
-    uri = os.environ.get("DATA_PIPELINE_DB_URI")
+    uri = databases().db_uri
     if uri:
         return uri
     conn = get_connection(PLATFORM_CONN_ID)
@@ -25,9 +25,9 @@ def platform_dsn() -> str:
 
 @functools.cache
 def _embedded_dsn() -> str:
-    from platform_db import embedded
+    from platform_db.embedded import ensure_database  # psycopg and pgserver only when it is used
 
-    return embedded.ensure_database(EMBEDDED_DATABASE)
+    return ensure_database(EMBEDDED_DATABASE)
 
 
 _PASSWORD_IN_URI = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@?#\s]*:)(?P<pw>[^@/?#\s]*)(?P<tail>@)", re.I)

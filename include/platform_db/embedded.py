@@ -19,18 +19,13 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
+from platform_db.settings import local_dir  # the git-ignored folder of local runtime state
+
 if TYPE_CHECKING:
     from pgserver import PostgresServer
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
 _lock = threading.Lock()
 _servers: dict[Path, PostgresServer] = {}
-
-
-def local_dir() -> Path:
-    """The git-ignored folder holding local runtime state (database files, Airflow home)."""
-    return Path(os.environ.get("DATA_PIPELINE_LOCAL_DIR") or PROJECT_ROOT / ".local").resolve()
 
 
 def pgdata_dir() -> Path:

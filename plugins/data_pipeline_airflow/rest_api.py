@@ -9,7 +9,6 @@ permission checks and audit log to them as well.
 
 from __future__ import annotations
 
-import os
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +20,7 @@ from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessE
 from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import FastAPI, HTTPException, Request, status
 
+from data_pipeline import config
 from data_pipeline.api import Principal, create_app
 from data_pipeline.api.envelope import install_error_handlers
 from data_pipeline.errors import PipelineError
@@ -83,7 +83,7 @@ class AirflowRunLauncher:
 
     @staticmethod
     def _api(request: Request) -> str:
-        configured = os.environ.get("DATA_PIPELINE_AIRFLOW_API_URL")
+        configured = config.airflow().api_url
         if configured:
             return configured.rstrip("/")
         return f"{request.url.scheme}://{request.url.netloc}"

@@ -11,23 +11,22 @@ import hashlib
 import logging
 import math
 import operator
-import os
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import httpx
 import tenacity
 
 from data_pipeline import secrets_mask
-from data_pipeline.errors import InvalidInput, PipelineError
+from data_pipeline.errors import PipelineError
+from data_pipeline.generation.endpoint import EmbeddingSettings, embedding_settings
 
-EMBEDDING_CONN_ID = "embedding_default"
-DEFAULT_MODEL = "text-embedding-3-small"
+__all__ = ["Embedder", "EmbeddingError", "EmbeddingSettings", "OfflineEmbedder", "OpenAIEmbedder", "embedding_settings",
+           "make_embedder"]
 OFFLINE_DIMENSION = 1024
 _log = logging.getLogger("data_pipeline.generation.embedding")
 
@@ -57,78 +56,6 @@ class EmbeddingError(PipelineError):
         super().__init__(secrets_mask.mask(message), status=status)
         self.status = status
         self.fatal = fatal
-
-
-# -- settings -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EmbeddingSettings:
-    base_url: str
-    model: str
-    api_key: str | None = field(default=None, repr=False)
-    dimension: int | None = None
-    batch_size: int = 32
-    timeout_seconds: float = 60.0
-    connect_timeout_seconds: float = 10.0
-    max_attempts: int = 4
-    retry_wait_seconds: float = 1.0  # first backoff; doubles per attempt, capped at 30 s
-
-
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value.strip() if value and value.strip() else None
-
-
-def _positive_int(value: Any, what: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput(f"embedding {what} must be a positive integer, got {value!r}") from None
-    if number <= 0:
-        raise InvalidInput(f"embedding {what} must be a positive integer, got {value!r}")
-    return number
-
-
-def _base_url_of(conn_type: str, host: str, port: int | None, path: str | None) -> str:
-    """``host`` may be a full URL (JSON form) or a bare host from Airflow's URI form."""
-    if "://" in host:
-        return host
-    scheme = "https" if conn_type.lower() == "https" else "http"
-    return f"{scheme}://{host}" + (f":{port}" if port else "") + ("/" + path.strip("/") if path else "")
-
-
-def embedding_settings() -> EmbeddingSettings | None:
-    """The configured endpoint (connection ``embedding_default`` first, then env vars), or None: offline."""
-    from platform_db import get_connection
-
-    conn = get_connection(EMBEDDING_CONN_ID)
-    extra: dict[str, Any] = {}
-    base_url = api_key = model = dimension = None
-    if conn is not None and conn.host:
-        base_url = _base_url_of(conn.conn_type, conn.host, conn.port, conn.schema)
-        api_key = conn.password or None
-        extra = conn.extra
-        model = str(extra.get("model") or "") or None
-        dimension = extra.get("dimension")
-    if base_url is None:
-        base_url = _env("DATA_PIPELINE_EMBEDDING_BASE_URL")
-        api_key = _env("DATA_PIPELINE_EMBEDDING_API_KEY")
-        model = _env("DATA_PIPELINE_EMBEDDING_MODEL")
-        dimension = _env("DATA_PIPELINE_EMBEDDING_DIMENSION")
-    if base_url is None:
-        return None
-    secrets_mask.register_secret(api_key)
-    if not base_url.startswith(("http://", "https://")):
-        raise InvalidInput(f"embedding base URL must start with http:// or https://, got {base_url!r}")
-    return EmbeddingSettings(
-        base_url=base_url.rstrip("/"), model=model or DEFAULT_MODEL, api_key=api_key,
-        dimension=_positive_int(dimension, "dimension"),
-        batch_size=_positive_int(extra.get("batch_size"), "batch_size") or 32,
-        timeout_seconds=float(_positive_int(extra.get("timeout_seconds"), "timeout_seconds") or 60),
-    )
 
 
 def make_embedder() -> Embedder:
@@ -168,11 +95,8 @@ class OpenAIEmbedder:
         self.settings = settings
         self.name = f"openai:{settings.model}"
         self._dimension = settings.dimension
-        headers = {"Content-Type": "application/json"}
-        if settings.api_key:
-            headers["Authorization"] = f"Bearer {settings.api_key}"
         self._client = httpx.Client(
-            base_url=settings.base_url, headers=headers, transport=transport,
+            base_url=settings.base_url, headers=settings.headers(), transport=transport,
             timeout=httpx.Timeout(settings.timeout_seconds, connect=settings.connect_timeout_seconds),
         )
         self.requests_sent = 0
@@ -208,7 +132,8 @@ class OpenAIEmbedder:
         return vectors
 
     def _request(self, batch: list[str]) -> list[list[float]]:
-        backoff = tenacity.wait_exponential(multiplier=self.settings.retry_wait_seconds, max=30)
+        backoff = tenacity.wait_exponential(multiplier=self.settings.backoff_seconds,
+                                            max=self.settings.backoff_max_seconds)
 
         def wait(state: tenacity.RetryCallState) -> float:  # a server's Retry-After (429/503) wins if longer
             exc = state.outcome.exception() if state.outcome else None

@@ -17,7 +17,7 @@ from data_pipeline.generation.table_profile import build_profiles, column_words,
 from data_pipeline.schema.model import ColumnInfo, QAPair, TableComments, TableInfo, Theme
 
 if TYPE_CHECKING:
-    from data_pipeline.generation.generator import RepairRequest
+    from data_pipeline.generation.base import RepairRequest
 
 
 def _column_comment(table: TableInfo, column: ColumnInfo, zh: bool) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import struct
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,11 +29,12 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
+from data_pipeline import config
 from data_pipeline.errors import PipelineError
 from data_pipeline.secrets_mask import mask
 from platform_db import platform_dsn
 
-VECTOR_DB_ENV = "DATA_PIPELINE_VECTOR_DB_URI"
+VECTOR_DB_ENV = config.Databases.env_name("vector_db_uri")
 COLLECTION_TABLE = "langchain_pg_collection"
 EMBEDDING_TABLE = "langchain_pg_embedding"
 COLLECTION_COLUMNS = ("uuid", "name", "cmetadata")
@@ -68,8 +68,7 @@ class VectorStoreError(PipelineError):
 
 def vector_dsn() -> str:
     """``DATA_PIPELINE_VECTOR_DB_URI`` if set, else the platform database."""
-    configured = os.environ.get(VECTOR_DB_ENV, "").strip()
-    return configured or platform_dsn()
+    return config.databases().vector_db_uri or platform_dsn()
 
 
 def describe_dsn(dsn: str) -> str:

@@ -333,9 +333,7 @@ def run_from_cli(args: Any) -> dict[str, Any]:
     if args.no_db_tracking:
         return _run_untracked(args, raw, mode, step_name, table_text)
     if args.output_dir is not None:
-        import os
-
-        os.environ["DATA_PIPELINE_DATA_DIR"] = str(args.output_dir.resolve())
+        config.override(data_dir=args.output_dir)  # also seen by the processes this run starts
     store = default_store()
     if args.task_id and store.get_task(args.task_id) is not None:
         task_id = args.task_id

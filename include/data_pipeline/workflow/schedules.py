@@ -14,7 +14,6 @@ Airflow's own check when it is bagged — Airflow keeps the DAGs bagged before a
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from typing import Any
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from data_pipeline.config import PROJECT_ROOT
+from data_pipeline import config
 from data_pipeline.errors import InvalidInput
 from data_pipeline.tasks.parameters import TaskParameters
 
@@ -65,11 +64,6 @@ class ScheduleEntry(BaseModel):
         return params
 
 
-def schedules_file() -> Path:
-    configured = os.environ.get("DATA_PIPELINE_SCHEDULES_FILE")
-    return Path(configured) if configured else PROJECT_ROOT / "dags" / "data_pipeline_schedules.json"
-
-
 def _describe(exc: ValueError) -> str:
     """One line per problem, without pydantic's links: the text lands in Airflow's import errors."""
     if isinstance(exc, ValidationError):
@@ -87,7 +81,7 @@ class Schedules:
 
 def load_schedules(path: Path | None = None) -> Schedules:
     """Enabled, valid entries and one problem per bad entry; raises only if the file is unusable."""
-    path = path or schedules_file()
+    path = path or config.schedules_file()
     if not path.exists():
         return Schedules()
     try:
