@@ -690,3 +690,27 @@ def _modifications_text(pair_name: str, backup_name: str, stamp: str, changes: l
             lines.append(f"  sql: {_one_line(row['sql'], 2000)}")
             lines.append(f"  reason: [{row['sqlstate'] or row['reason'] or '-'}] {_one_line(row['error'])} ({why})")
     return "\n".join(lines) + "\n"
+
+
+# -- what the step registry loads (data_pipeline.steps.registry.BatchedStep) --------------------------
+
+class SqlValidation:
+    """Delegates to this module's functions, looked up at call time."""
+
+    def run(self, ctx: StepContext) -> StepResult:
+        return run(ctx)
+
+    def plan_batches(self, ctx: StepContext) -> list[range]:
+        return plan_batches(ctx)
+
+    def run_batch(self, ctx: StepContext, batch: int) -> StepResult:
+        return run_batch(ctx, batch)
+
+    def batches_complete(self, ctx: StepContext) -> bool:
+        return batches_complete(ctx)
+
+    def merge(self, ctx: StepContext) -> StepResult:
+        return merge(ctx)
+
+
+IMPLEMENTATION = SqlValidation()
