@@ -46,8 +46,8 @@ from data_pipeline.steps.registry import StepSpec, register
 register(StepSpec(**json.loads(sys.argv[1])))
 from data_pipeline_airflow.dag_factory import build_pipeline_dag
 dag = build_pipeline_dag("data_pipeline")
-print(json.dumps({t.task_id: {"down": sorted(t.downstream_task_ids), "trigger_rule": getattr(t.trigger_rule, "value", t.trigger_rule)}
-                  for t in dag.tasks}))
+print(json.dumps({t.task_id: {"down": sorted(t.downstream_task_ids),
+                              "trigger_rule": getattr(t.trigger_rule, "value", t.trigger_rule)} for t in dag.tasks}))
 '''
 
 

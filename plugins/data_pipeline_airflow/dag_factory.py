@@ -107,7 +107,7 @@ def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: di
         render_template_as_native_obj=True,
     ) as dag:
         _add_tasks(graph, dag_id=dag_id, scheduled=scheduled)
-    dag.command_graph = graph  # read by dolphin_publisher.airflow_import
+    dag.command_graph = graph  # type: ignore[attr-defined]  # read by dolphin_publisher.airflow_import
     return dag
 
 
