@@ -48,16 +48,16 @@ def prepare_for_run(conf: dict[str, Any], *, dag_id: str, dag_run_id: str, sched
         claim_for_run(store, task_id, dag_run_id)
     prepared = prepare_task(task_id, execution_mode=mode, step_name=step_name, dag_run_id=dag_run_id,
                             dag_id=dag_id, store=store)
+    # A batched step that reads the table list plans now: unknown tables and bad table lists are reported
+    # before any work (or backup) starts. The plan is not written to the task log here, as the backup that
+    # follows would move that log aside.
     for step in registry.needs_table_list(prepared.steps):
-        if not registry.get(step).batched:
-            continue
-        # Unknown tables and bad table lists are reported before any work (or backup) starts; the plan is
-        # not written to the task log here, as the backup that follows would move that log aside.
-        try:
-            plan_step_batches(task_id, step, store=store, log_to_file=False)
-        except PipelineError:
-            store.update_task(task_id, status="failed", completed_at=datetime.now(UTC))
-            raise
+        if registry.get(step).batched:
+            try:
+                plan_step_batches(task_id, step, store=store, log_to_file=False)
+            except PipelineError:
+                store.update_task(task_id, status="failed", completed_at=datetime.now(UTC))
+                raise
     return prepared.model_dump()
 
 
