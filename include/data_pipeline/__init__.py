@@ -4,6 +4,8 @@ The CLI (``python -m data_pipeline``), the Airflow DAGs and the REST API all cal
 this package; none of them carries logic of its own.
 """
 
+from data_pipeline.steps.registry import STEPS
+
 __version__ = "0.1.0"
 
-STEPS: tuple[str, ...] = ("ddl_generation", "qa_generation", "sql_validation", "training_load")
+__all__ = ["STEPS", "__version__"]

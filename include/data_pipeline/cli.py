@@ -10,10 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from data_pipeline import STEPS
 from data_pipeline.errors import PipelineError
-
-STEP_NUMBERS = {1: "ddl_generation", 2: "qa_generation", 3: "sql_validation", 4: "training_load"}
+from data_pipeline.steps import registry
 
 
 def _print(doc: Any) -> None:
@@ -21,18 +19,33 @@ def _print(doc: Any) -> None:
     sys.stdout.flush()
 
 
+def optional_step(value: str) -> str | None:
+    """``--step-name`` of prepare/finalize: empty means none (DolphinScheduler passes ``${step_name}`` as is)."""
+    if not value.strip():
+        return None
+    if not registry.is_step(value):
+        raise argparse.ArgumentTypeError(f"invalid step {value!r} (choose from {', '.join(registry.step_names())})")
+    return value
+
+
+def _numbered_steps() -> str:
+    return ", ".join(f"{number} {name}" for number, name in registry.step_numbers().items())
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The schema-workflow options, shared by ``run`` and ``python -m data_pipeline.schema_workflow``."""
     db = parser.add_mutually_exclusive_group()
     db.add_argument("--db-connection", help="business database URI (postgresql://user:pass@host:port/db)")
     db.add_argument("--db-conn-id", help="Airflow connection id of the business database")
-    parser.add_argument("--table-list", type=Path, help="table list file (needed when ddl_generation runs)")
+    needing = " or ".join(s.name for s in registry.all_steps() if s.needs_table_list)
+    parser.add_argument("--table-list", type=Path, help=f"table list file (needed when {needing} runs)")
     parser.add_argument("--business-context", default="", help="what the business is about (used in prompts)")
     parser.add_argument("--output-dir", type=Path, help="data directory (or the output folder with --no-db-tracking)")
     parser.add_argument("--task-id", help="existing task id; without it a manual_... task is created")
     parser.add_argument("--execution-mode", choices=["complete", "step", "single"], default="complete")
-    parser.add_argument("--step-name", choices=STEPS, help="the step to run in step mode")
-    parser.add_argument("--single-step", type=int, choices=sorted(STEP_NUMBERS), help="step number 1-4 (step mode)")
+    parser.add_argument("--step-name", choices=registry.step_names(), help="the step to run in step mode")
+    parser.add_argument("--single-step", type=int, choices=sorted(registry.step_numbers()),
+                        help=f"step number (step mode): {_numbered_steps()}")
     parser.add_argument("--skip-validation", action="store_true", help="do not run sql_validation")
     parser.add_argument("--disable-llm-repair", action="store_true", help="do not ask the LLM to repair SQL")
     parser.add_argument("--no-modify-file", action="store_true", help="leave the pair file unchanged in step 3")
@@ -74,11 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=helptext)
         p.add_argument("--task-id", required=True)
         p.add_argument("--execution-mode", choices=["complete", "step"], default="complete")
-        p.add_argument("--step-name", choices=STEPS)
+        p.add_argument("--step-name", type=optional_step, nargs="?", const=None, metavar="STEP",
+                       help=f"step mode: one of {', '.join(registry.step_names())}; empty or absent: none")
 
     st = sub.add_parser("step", help="run one step of a prepared task (what an orchestrator task runs)")
     st.add_argument("--task-id", required=True)
-    st.add_argument("--step-name", required=True, choices=STEPS)
+    st.add_argument("--step-name", required=True, choices=registry.step_names())
 
     bt = sub.add_parser("backup-task", help="the backup step of a run (complete mode only)")
     bt.add_argument("--task-id", required=True)
@@ -148,19 +162,19 @@ def _cmd_db(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_run(args: argparse.Namespace) -> dict[str, Any]:
-    from data_pipeline.workflow.pipeline import run_from_cli
+    from data_pipeline.workflow.local_run import run_from_cli
 
     return run_from_cli(args)
 
 
 def _cmd_prepare(args: argparse.Namespace) -> dict[str, Any]:
-    from data_pipeline.workflow.pipeline import prepare_task
+    from data_pipeline.workflow.preparation import prepare_task
 
     return prepare_task(args.task_id, execution_mode=args.execution_mode, step_name=args.step_name).model_dump()
 
 
 def _cmd_step(args: argparse.Namespace) -> dict[str, Any]:
-    from data_pipeline.workflow.pipeline import run_step_for_run
+    from data_pipeline.workflow.orchestrated import run_step_for_run
 
     result = run_step_for_run(args.task_id, args.step_name)
     if result is None:
@@ -169,7 +183,7 @@ def _cmd_step(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_backup_task(args: argparse.Namespace) -> dict[str, Any]:
-    from data_pipeline.workflow.pipeline import backup_before_run
+    from data_pipeline.workflow.preparation import backup_before_run
 
     if args.execution_mode != "complete":
         return {"success": True, "skipped": True, "reason": "no backup in step mode"}
@@ -177,7 +191,7 @@ def _cmd_backup_task(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_finalize(args: argparse.Namespace) -> dict[str, Any]:
-    from data_pipeline.workflow.pipeline import finalize_task
+    from data_pipeline.workflow.finalize import finalize_task
 
     return finalize_task(args.task_id)
 

@@ -1,9 +1,13 @@
 """Airflow DAG → platform workflow, so a DAG such as ``data_pipeline`` can run on DolphinScheduler.
 
 One SHELL task per Airflow task, the same order of execution, the schedule converted to Quartz, the
-DAG params as DolphinScheduler global parameters. A task's command is its ``bash_command``, else the
-``shell_command`` key of its ``doc_json`` (how Python tasks say which CLI call does their step);
-``{{ params.NAME }}`` becomes ``${NAME}``, the DolphinScheduler spelling.
+DAG params as DolphinScheduler global parameters.
+
+A DAG built from a command graph (the pipeline DAG: ``dag.command_graph``, see
+:class:`CommandGraph`) gives each task's command line and the order of execution as plain data;
+its Airflow-only nodes are left out. Any other DAG: a task's command is its ``bash_command``, else
+the ``shell_command`` key of its ``doc_json``; ``{{ params.NAME }}`` becomes ``${NAME}``, the
+DolphinScheduler spelling.
 
 A task whose ``doc_json`` has ``"dolphinscheduler": "skip"`` exists only for Airflow (for example the
 planner of a dynamically mapped step, whose CLI command runs every batch itself): it is left out and
@@ -20,9 +24,10 @@ import json
 import math
 import re
 import sys
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pydantic
 
@@ -36,6 +41,32 @@ if TYPE_CHECKING:
     from dolphin_publisher.definitions import WorkflowRef, WorkflowService
 
 _PARAM_REF = re.compile(r"\{\{\s*params\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+COMMAND_GRAPH_ATTRIBUTE = "command_graph"
+
+
+class CommandNode(Protocol):
+    """A task of a command graph; ``${NAME}`` in its command is the run parameter (DAG param) NAME."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def airflow_only(self) -> bool: ...
+
+    @property
+    def description(self) -> str: ...
+
+    def shell_command(self) -> str: ...
+
+
+class CommandGraph(Protocol):
+    """What a DAG built from plain data attaches as ``dag.command_graph`` (node ids are its task ids)."""
+
+    @property
+    def nodes(self) -> Sequence[CommandNode]: ...
+
+    @property
+    def edges(self) -> Sequence[tuple[str, str]]: ...
 
 
 def default_dags_folder() -> Path:
@@ -159,6 +190,9 @@ def _params(dag: Any) -> list[GlobalParam]:
 
 def dag_to_workflow(dag: Any) -> WorkflowFile:
     """The workflow file for ``dag``; platform task ids are ``<dag_id>.<task_id>``."""
+    graph: CommandGraph | None = getattr(dag, COMMAND_GRAPH_ATTRIBUTE, None)
+    if graph is not None:
+        return _graph_to_workflow(dag, graph)
     prefix = f"{dag.dag_id}."
     tasks, problems, left_out = [], [], set()
     for task in sorted(dag.tasks, key=lambda t: t.task_id):
@@ -166,13 +200,35 @@ def dag_to_workflow(dag: Any) -> WorkflowFile:
             if _left_out(task):
                 left_out.add(task.task_id)
             else:
-                tasks.append(_task_spec(task, prefix))
+                doc = _doc_json(task)
+                tasks.append(_task_spec(task, prefix, _command(task), description=str(doc.get("description") or ""),
+                                        worker_group=doc.get("worker_group")))
         except DagImportError as exc:
             problems.append(exc.message)
     if problems:
         raise DagImportError("; ".join(problems), problems=problems)
     ids = sorted(task.task_id for task in dag.tasks)
     edges = [(up, task.task_id) for task in dag.tasks for up in task.upstream_task_ids]
+    return _workflow(dag, tasks, ids, edges, left_out)
+
+
+def _graph_to_workflow(dag: Any, graph: CommandGraph) -> WorkflowFile:
+    """Commands and order from the graph; retries, timeouts and queue from the Airflow task of each node."""
+    prefix = f"{dag.dag_id}."
+    by_id = {task.task_id: task for task in dag.tasks}
+    missing = [node.id for node in graph.nodes if node.id not in by_id]
+    if missing:
+        raise DagImportError(f"DAG {dag.dag_id!r} lacks the tasks {', '.join(missing)} of its command graph")
+    tasks = [_task_spec(by_id[node.id], prefix, node.shell_command(), description=node.description)
+             for node in sorted(graph.nodes, key=lambda n: n.id) if not node.airflow_only]
+    left_out = {node.id for node in graph.nodes if node.airflow_only}
+    return _workflow(dag, tasks, sorted(node.id for node in graph.nodes), list(graph.edges), left_out)
+
+
+def _workflow(dag: Any, tasks: list[TaskSpec], ids: list[str], edges: list[tuple[str, str]],
+              left_out: set[str]) -> WorkflowFile:
+    """Edges through left-out tasks are bridged, then those a longer path implies are dropped."""
+    prefix = f"{dag.dag_id}."
     kept = [i for i in ids if i not in left_out]
     dependencies = [(prefix + a, prefix + b)
                     for a, b in transitive_reduction(kept, remove_nodes_keep_order(ids, edges, left_out))]
@@ -189,16 +245,15 @@ def _pydantic_problems(exc: pydantic.ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
 
 
-def _task_spec(task: Any, prefix: str) -> TaskSpec:
-    command = _command(task)
-    doc = _doc_json(task)
+def _task_spec(task: Any, prefix: str, command: str, *, description: str = "",
+               worker_group: Any = None) -> TaskSpec:
     queue = getattr(task, "queue", None)
     try:
         return TaskSpec(
             task_id=prefix + task.task_id, name=task.task_id, type=TaskType.SHELL, command=command,
-            worker_group=str(doc.get("worker_group") or (queue if isinstance(queue, str) and queue else "default")),
+            worker_group=str(worker_group or (queue if isinstance(queue, str) and queue else "default")),
             retries=int(task.retries or 0), retry_delay_minutes=_minutes(task.retry_delay),
-            timeout_minutes=_minutes(task.execution_timeout), description=str(doc.get("description") or ""),
+            timeout_minutes=_minutes(task.execution_timeout), description=description,
         )
     except pydantic.ValidationError as exc:
         raise DagImportError(f"task {task.task_id!r}: {_pydantic_problems(exc)}") from exc

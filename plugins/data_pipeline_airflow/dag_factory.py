@@ -1,7 +1,10 @@
 """Builds the pipeline DAG: the on-demand ``data_pipeline`` and one scheduled DAG per configured database.
 
-Only wiring lives here: each task calls one function of ``data_pipeline.workflow.pipeline``. Nothing runs at
-parse time except building the DAG object (no database, no network).
+Only wiring lives here: the tasks and their order come from the pipeline graph
+(``data_pipeline.workflow.graph``, built from the step registry), and each task calls one function of
+``data_pipeline.workflow.pipeline``. Nothing runs at parse time except building the DAG object (no
+database, no network). The graph is attached to the DAG as ``command_graph``: the DolphinScheduler
+import takes each task's command line from it.
 """
 
 from __future__ import annotations
@@ -13,16 +16,18 @@ import pendulum
 from airflow.sdk import DAG, Asset, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from data_pipeline.steps import registry
 from data_pipeline.tasks.ids import TASK_ID_PATTERN
+from data_pipeline.workflow.graph import Node, PipelineGraph, pipeline_graph
 
-STEP_NAMES = ["ddl_generation", "qa_generation", "sql_validation", "training_load"]
 TRAINING_DATA = Asset(name="text2sql_training_data", uri="pgvector://data_pipeline/text2sql_training_data")
+OUTLETS: dict[str, list[Asset]] = {"training_load": [TRAINING_DATA]}
+"""Assets a step updates: downstream DAGs can be scheduled on them."""
 
 _DOC = """
 ### Text-to-SQL training-data pipeline
 
-`prepare` → `backup_existing_files` → `plan_ddl_generation` → `ddl_generation` (mapped batches) →
-`qa_generation` → `plan_sql_validation` → `sql_validation` (mapped batches) → `training_load` → `finalize`.
+{chain}.
 
 * **complete** runs every enabled step; earlier outputs are moved to `file_bak_<time>/` first.
 * **step** runs one step on an existing task; nothing is backed up.
@@ -33,23 +38,9 @@ Every step resumes after a retry: finished tables, pairs and documents are not r
 """
 
 
-def _cli(step: str) -> str:
-    """The equivalent command line, used when the DAG is published to DolphinScheduler."""
-    if step == "prepare":
-        return "python -m data_pipeline prepare --task-id ${task_id} --execution-mode ${execution_mode}"
-    if step == "backup_existing_files":
-        return "python -m data_pipeline backup-task --task-id ${task_id} --execution-mode ${execution_mode}"
-    if step == "finalize":
-        return "python -m data_pipeline finalize --task-id ${task_id}"
-    return f"python -m data_pipeline step --task-id ${{task_id}} --step-name {step}"
-
-
-def _doc_json(step: str) -> str:
-    import json
-
-    if step.startswith("plan_"):  # only Airflow's mapping needs it: the CLI step runs every batch itself
-        return json.dumps({"dolphinscheduler": "skip"})
-    return json.dumps({"shell_command": _cli(step)})
+def _task_doc(node: Node) -> str:
+    command = f"\n\nCommand line: `{node.shell_command()}`" if node.argv else ""
+    return node.description + command
 
 
 def pipeline_params(defaults: dict[str, Any] | None = None) -> dict[str, Param]:
@@ -69,7 +60,7 @@ def pipeline_params(defaults: dict[str, Any] | None = None) -> dict[str, Param]:
                                 section=task_section, values_display={"complete": "Complete workflow",
                                                                       "step": "One step"},
                                 description="complete runs every enabled step; step runs only the step below."),
-        "step_name": Param(d["step_name"], type=["null", "string"], enum=[None, *STEP_NAMES], title="Step",
+        "step_name": Param(d["step_name"], type=["null", "string"], enum=[None, *registry.step_names()], title="Step",
                            section=task_section, description="Required in step mode."),
         "db_conn_id": Param(d["db_conn_id"], type=["null", "string"], title="Business DB connection",
                             section=db_section,
@@ -101,6 +92,7 @@ def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: di
                        description: str = "Text-to-SQL training data: DDL docs, Q/SQL pairs, validation, load",
                        tags: list[str] | None = None) -> DAG:
     scheduled = schedule is not None
+    graph = pipeline_graph()
     with DAG(
         dag_id=dag_id,
         description=description,
@@ -111,97 +103,116 @@ def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: di
         default_args={"retries": 2, "retry_delay": timedelta(seconds=15), "retry_exponential_backoff": 2.0},
         max_active_runs=4,
         tags=tags or ["data_pipeline", "text2sql"],
-        doc_md=_DOC,
+        doc_md=_DOC.format(chain=graph.chain_text()),
         render_template_as_native_obj=True,
     ) as dag:
-
-        @task(multiple_outputs=True, retries=1, doc_json=_doc_json("prepare"))
-        def prepare() -> dict[str, Any]:
-            from data_pipeline.workflow.pipeline import prepare_for_run
-
-            ctx = get_current_context()
-            return prepare_for_run(dict(ctx["params"]), dag_id=dag_id, dag_run_id=ctx["run_id"], scheduled=scheduled)
-
-        @task(trigger_rule="none_failed", doc_json=_doc_json("ddl_generation"))
-        def ddl_generation(batch: int, pipeline_task_id: str) -> dict[str, Any]:
-            from data_pipeline.workflow.pipeline import run_step_batch
-
-            ctx = get_current_context()
-            out = run_step_batch(pipeline_task_id, "ddl_generation", batch, try_number=ctx["ti"].try_number,
-                                 dag_run_id=ctx["run_id"])
-            if out is None:
-                raise AirflowSkipException("ddl_generation is not part of this run")
-            return _summary(out)
-
-        def _step_task(step: str, **kw: Any) -> Any:
-            @task(task_id=step, trigger_rule="none_failed", doc_json=_doc_json(step), **kw)
-            def run_step(pipeline_task_id: str) -> dict[str, Any]:
-                from data_pipeline.workflow.pipeline import run_step_for_run
-
-                ctx = get_current_context()
-                out = run_step_for_run(pipeline_task_id, step, try_number=ctx["ti"].try_number,
-                                       dag_run_id=ctx["run_id"])
-                if out is None:
-                    raise AirflowSkipException(f"{step} is not part of this run")
-                return _summary(out)
-
-            return run_step
-
-        def _plan_task(step: str) -> Any:
-            @task(task_id=f"plan_{step}", trigger_rule="none_failed", retries=1, doc_json=_doc_json(f"plan_{step}"))
-            def plan(pipeline_task_id: str) -> list[int]:
-                from data_pipeline.workflow.pipeline import plan_step_batches
-
-                return plan_step_batches(pipeline_task_id, step)
-
-            return plan
-
-        @task(trigger_rule="none_failed", doc_json=_doc_json("sql_validation"))
-        def sql_validation(batch: int, pipeline_task_id: str) -> dict[str, Any]:
-            from data_pipeline.workflow.pipeline import run_step_batch
-
-            ctx = get_current_context()
-            out = run_step_batch(pipeline_task_id, "sql_validation", batch, try_number=ctx["ti"].try_number,
-                                 dag_run_id=ctx["run_id"])
-            if out is None:
-                raise AirflowSkipException("sql_validation is not part of this run")
-            return _summary(out)
-
-        @task(trigger_rule="all_done", retries=1, doc_json=_doc_json("finalize"))
-        def finalize(pipeline_task_id: str | None) -> dict[str, Any]:
-            from data_pipeline.workflow.pipeline import finalize_task
-
-            ctx = get_current_context()
-            task_id = pipeline_task_id or ctx["params"].get("task_id")
-            if not task_id:
-                raise AirflowFailException("prepare failed before a task existed; see the prepare task log")
-            result = finalize_task(task_id)
-            if result["status"] != "completed":
-                failed = ", ".join(k for k, v in result["steps"].items() if v["status"] == "failed") or "-"
-                not_run = ", ".join(result["not_run"]) or "-"
-                raise AirflowFailException(f"task {task_id} finished {result['status']}; failed: {failed}; "
-                                           f"not run: {not_run}")
-            return {"task_id": task_id, "status": result["status"], "outputs": len(result.get("outputs", []))}
-
-        from data_pipeline_airflow.operators import BackupTaskFilesOperator
-
-        prep = prepare()
-        backup = BackupTaskFilesOperator(
-            task_id="backup_existing_files",
-            pipeline_task_id="{{ ti.xcom_pull(task_ids='prepare', key='task_id') }}",
-            execution_mode="{{ ti.xcom_pull(task_ids='prepare', key='execution_mode') }}",
-            doc_json=_doc_json("backup_existing_files"),
-            retries=1,
-        )
-        plan_ddl = _plan_task("ddl_generation")(prep["task_id"])
-        ddl = ddl_generation.partial(pipeline_task_id=prep["task_id"]).expand(batch=plan_ddl)
-        qa = _step_task("qa_generation")(prep["task_id"])
-        plan_validation = _plan_task("sql_validation")(prep["task_id"])
-        validation = sql_validation.partial(pipeline_task_id=prep["task_id"]).expand(batch=plan_validation)
-        load = _step_task("training_load", outlets=[TRAINING_DATA])(prep["task_id"])
-        done = finalize(prep["task_id"])
-        prep >> backup >> plan_ddl >> ddl >> qa >> plan_validation >> validation >> load >> done
+        _add_tasks(graph, dag_id=dag_id, scheduled=scheduled)
+    dag.command_graph = graph  # type: ignore[attr-defined]  # read by dolphin_publisher.airflow_import
     return dag
+
+
+def _add_tasks(graph: PipelineGraph, *, dag_id: str, scheduled: bool) -> None:
+    """One Airflow task per graph node, wired along the graph's edges (inside the DAG's context)."""
+
+    @task(multiple_outputs=True, retries=1, doc_md=_task_doc(graph.node("prepare")))
+    def prepare() -> dict[str, Any]:
+        from data_pipeline.workflow.pipeline import prepare_for_run
+
+        ctx = get_current_context()
+        return prepare_for_run(dict(ctx["params"]), dag_id=dag_id, dag_run_id=ctx["run_id"], scheduled=scheduled)
+
+    @task(trigger_rule="all_done", retries=1, doc_md=_task_doc(graph.node("finalize")))
+    def finalize(pipeline_task_id: str | None) -> dict[str, Any]:
+        from data_pipeline.workflow.pipeline import finalize_task
+
+        ctx = get_current_context()
+        task_id = pipeline_task_id or ctx["params"].get("task_id")
+        if not task_id:
+            raise AirflowFailException("prepare failed before a task existed; see the prepare task log")
+        result = finalize_task(task_id)
+        if result["status"] != "completed":
+            failed = ", ".join(k for k, v in result["steps"].items() if v["status"] == "failed") or "-"
+            not_run = ", ".join(result["not_run"]) or "-"
+            raise AirflowFailException(f"task {task_id} finished {result['status']}; failed: {failed}; "
+                                       f"not run: {not_run}")
+        return {"task_id": task_id, "status": result["status"], "outputs": len(result.get("outputs", []))}
+
+    from data_pipeline_airflow.operators import BackupTaskFilesOperator
+
+    prep = prepare()
+    made: dict[str, Any] = {"prepare": prep}
+    for node in graph.nodes:
+        if node.kind == "prepare":
+            continue
+        if node.kind == "backup":
+            made[node.id] = BackupTaskFilesOperator(
+                task_id=node.id,
+                pipeline_task_id="{{ ti.xcom_pull(task_ids='prepare', key='task_id') }}",
+                execution_mode="{{ ti.xcom_pull(task_ids='prepare', key='execution_mode') }}",
+                doc_md=_task_doc(node),
+                retries=1,
+            )
+        elif node.kind == "plan":
+            made[node.id] = _plan_task(node)(prep["task_id"])
+        elif node.kind == "step" and node.mapped:
+            assert node.planned_by is not None
+            made[node.id] = _batch_task(node).partial(pipeline_task_id=prep["task_id"]).expand(
+                batch=made[node.planned_by])
+        elif node.kind == "step":
+            made[node.id] = _step_task(node)(prep["task_id"])
+        else:
+            made[node.id] = finalize(prep["task_id"])
+    for upstream, downstream in graph.edges:
+        made[upstream] >> made[downstream]
+
+
+def _step_task(node: Node) -> Any:
+    step = node.id
+    extra: dict[str, Any] = {"outlets": OUTLETS[step]} if step in OUTLETS else {}
+
+    @task(task_id=step, trigger_rule="none_failed", doc_md=_task_doc(node), **extra)
+    def run_step(pipeline_task_id: str) -> dict[str, Any]:
+        from data_pipeline.workflow.pipeline import run_step_for_run
+
+        ctx = get_current_context()
+        out = run_step_for_run(pipeline_task_id, step, try_number=ctx["ti"].try_number, dag_run_id=ctx["run_id"])
+        if out is None:
+            raise AirflowSkipException(f"{step} is not part of this run")
+        return _summary(out)
+
+    return run_step
+
+
+def _batch_task(node: Node) -> Any:
+    """A batched step: one mapped task instance per planned batch, on any worker."""
+    step = node.id
+    extra: dict[str, Any] = {"outlets": OUTLETS[step]} if step in OUTLETS else {}
+
+    @task(task_id=step, trigger_rule="none_failed", doc_md=_task_doc(node), **extra)
+    def run_batch(batch: int, pipeline_task_id: str) -> dict[str, Any]:
+        from data_pipeline.workflow.pipeline import run_step_batch
+
+        ctx = get_current_context()
+        out = run_step_batch(pipeline_task_id, step, batch, try_number=ctx["ti"].try_number,
+                             dag_run_id=ctx["run_id"])
+        if out is None:
+            raise AirflowSkipException(f"{step} is not part of this run")
+        return _summary(out)
+
+    return run_batch
+
+
+def _plan_task(node: Node) -> Any:
+    step = node.step
+
+    @task(task_id=node.id, trigger_rule="none_failed", retries=1, doc_md=_task_doc(node))
+    def plan(pipeline_task_id: str) -> list[int]:
+        from data_pipeline.workflow.pipeline import plan_step_batches
+
+        assert step is not None
+        return plan_step_batches(pipeline_task_id, step)
+
+    return plan
 
 
 def _summary(out: dict[str, Any]) -> dict[str, Any]:

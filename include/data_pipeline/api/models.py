@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from data_pipeline.tasks.parameters import TaskOptions
+from data_pipeline.tasks.parameters import StepName, StepNumber, TaskOptions
 
 
 class CreateTaskRequest(TaskOptions):
@@ -53,8 +53,8 @@ class ExecuteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     execution_mode: Literal["complete", "step", "single"] = "complete"
-    step_name: Literal["ddl_generation", "qa_generation", "sql_validation", "training_load"] | None = None
-    single_step: int | None = Field(default=None, ge=1, le=4)
+    step_name: StepName | None = None
+    single_step: StepNumber | None = None
 
 
 class DeleteRequest(BaseModel):
@@ -80,7 +80,7 @@ class LogQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     level: list[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]] | None = None
-    step_name: Literal["ddl_generation", "qa_generation", "sql_validation", "training_load"] | None = None
+    step_name: StepName | None = None
     keyword: str | None = Field(default=None, max_length=200)
     start_time: datetime | None = None
     end_time: datetime | None = None

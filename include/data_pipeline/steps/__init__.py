@@ -1,0 +1,1 @@
+"""The pipeline steps; ``registry`` declares them, one module implements each."""

@@ -200,3 +200,27 @@ def run(ctx: StepContext) -> StepResult:
         for r in batch_results]
     final.details["processed"] = sum(r.details.get("processed", 0) for r in batch_results)
     return final
+
+
+# -- what the step registry loads (data_pipeline.steps.registry.BatchedStep) --------------------------
+
+class DdlGeneration:
+    """Delegates to this module's functions, looked up at call time."""
+
+    def run(self, ctx: StepContext) -> StepResult:
+        return run(ctx)
+
+    def plan_batches(self, ctx: StepContext) -> list[list[TableRef]]:
+        return plan_batches(ctx)
+
+    def run_batch(self, ctx: StepContext, batch: int) -> StepResult:
+        return run_batch(ctx, batch)
+
+    def batches_complete(self, ctx: StepContext) -> bool:
+        return batches_complete(ctx)
+
+    def merge(self, ctx: StepContext) -> StepResult:
+        return merge(ctx)
+
+
+IMPLEMENTATION = DdlGeneration()

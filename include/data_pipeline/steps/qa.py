@@ -319,3 +319,13 @@ def run(ctx: StepContext) -> StepResult:
                  "themes": per_theme, "duplicates_removed": duplicates, "moved_to_previous_pairs": moved,
                  "tables": len(docs)},
     )
+
+
+class QaGeneration:
+    """What the step registry loads (data_pipeline.steps.registry.Step)."""
+
+    def run(self, ctx: StepContext) -> StepResult:
+        return run(ctx)
+
+
+IMPLEMENTATION = QaGeneration()

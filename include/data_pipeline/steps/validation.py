@@ -204,3 +204,27 @@ def merge(ctx: StepContext) -> StepResult:
                 gathered.append((keys[i], record.data))
     main.complete_many(gathered)
     return run(ctx)
+
+
+# -- what the step registry loads (data_pipeline.steps.registry.BatchedStep) --------------------------
+
+class SqlValidation:
+    """Delegates to this module's functions, looked up at call time."""
+
+    def run(self, ctx: StepContext) -> StepResult:
+        return run(ctx)
+
+    def plan_batches(self, ctx: StepContext) -> list[range]:
+        return plan_batches(ctx)
+
+    def run_batch(self, ctx: StepContext, batch: int) -> StepResult:
+        return run_batch(ctx, batch)
+
+    def batches_complete(self, ctx: StepContext) -> bool:
+        return batches_complete(ctx)
+
+    def merge(self, ctx: StepContext) -> StepResult:
+        return merge(ctx)
+
+
+IMPLEMENTATION = SqlValidation()

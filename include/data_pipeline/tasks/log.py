@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from data_pipeline.files.task_dir import TASK_LOG_FILE
 from data_pipeline.secrets_mask import mask
+from data_pipeline.steps import registry
 
 if TYPE_CHECKING:
     from data_pipeline.tasks.store import TaskStore
@@ -106,8 +107,7 @@ class TaskLogger:
             return
         self._last_progress[step] = (now, done)
         self.info(f"progress {done}/{total} {what}", extra={"done": done, "total": total}, step=step)
-        if self.store is not None and self.task_id is not None and step in {
-                "ddl_generation", "qa_generation", "sql_validation", "training_load"}:
+        if self.store is not None and self.task_id is not None and registry.is_step(step):
             try:
                 self.store.update_step(self.task_id, step, progress_done=done, progress_total=total)
             except Exception as exc:

@@ -6,13 +6,54 @@ goes to the task store's secrets table and is put back only when the step connec
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
-from data_pipeline import STEPS
+from data_pipeline.steps import registry
 
 ExecutionMode = Literal["complete", "step"]
+
+
+class _RegisteredStep:
+    """Pydantic schema of a step name (or number): checked against the registry when a value is
+    validated, shown as an enum of the registered steps whenever a schema (OpenAPI) is generated."""
+
+    def __init__(self, *, by_number: bool = False) -> None:
+        self.by_number = by_number
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        base = core_schema.int_schema() if self.by_number else core_schema.str_schema()
+        return core_schema.no_info_after_validator_function(self._check, base)
+
+    def __get_pydantic_json_schema__(self, schema: core_schema.CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        if self.by_number:
+            return {"type": "integer", "enum": sorted(registry.step_numbers())}
+        return {"type": "string", "enum": list(registry.step_names())}
+
+    def _check(self, value: Any) -> Any:
+        if self.by_number:
+            if value not in registry.step_numbers():
+                raise ValueError(f"step number must be one of {', '.join(map(str, registry.step_numbers()))}")
+        elif not registry.is_step(value):
+            raise ValueError(f"step must be one of {', '.join(registry.step_names())}")
+        return value
+
+
+StepName = Annotated[str, _RegisteredStep()]
+"""A registered step's name (request models use it instead of a Literal fixed at import)."""
+StepNumber = Annotated[int, _RegisteredStep(by_number=True)]
 
 
 class TaskOptions(BaseModel):
@@ -55,17 +96,19 @@ class TaskParameters(TaskOptions):
         return self
 
     def selected_steps(self, mode: ExecutionMode, step_name: str | None) -> list[str]:
-        """The steps a run executes: one in step mode, else all enabled ones in order."""
+        """The steps a run executes: one in step mode, else every step whose enabling option is on, in order."""
         if mode == "step":
-            if step_name not in STEPS:
-                raise ValueError(f"step mode needs step_name, one of {', '.join(STEPS)}")
-            return [step_name]
-        chosen = ["ddl_generation", "qa_generation"]
-        if self.enable_sql_validation:
-            chosen.append("sql_validation")
-        if self.enable_training_data_load:
-            chosen.append("training_load")
-        return chosen
+            if not registry.is_step(step_name):
+                raise ValueError(f"step mode needs step_name, one of {', '.join(registry.step_names())}")
+            return [step_name]  # type: ignore[list-item]
+        return [spec.name for spec in registry.all_steps() if self._enabled(spec.enabled_by)]
+
+    def _enabled(self, option: str | None) -> bool:
+        if option is None:
+            return True
+        if option not in TaskOptions.model_fields:
+            raise ValueError(f"a step is enabled by {option!r}, which is not a task option")
+        return bool(getattr(self, option))
 
     def public(self) -> dict[str, Any]:
         """The parameters as stored and shown: no secrets (the URI is already password-free)."""

@@ -21,6 +21,7 @@ from data_pipeline.errors import InvalidInput, PipelineError
 from data_pipeline.files.backup import list_backups
 from data_pipeline.files.deletion import delete_task, delete_tasks
 from data_pipeline.files.task_dir import STATE_DIR, TABLE_LIST_FILE, task_path
+from data_pipeline.steps import registry
 from data_pipeline.tasks.parameters import TaskParameters
 from data_pipeline.tasks.store import TaskQuery, TaskRecord, TaskStore
 from data_pipeline.workflow.pipeline import BACKUP_SUMMARY, create_task_from_parameters, normalise_mode
@@ -95,7 +96,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
         task = load_task(store, task_id)
         mode, step = normalise_mode(body.execution_mode, body.step_name, body.single_step)
         steps = TaskParameters.model_validate(task.parameters).selected_steps(mode, step)
-        if "ddl_generation" in steps and not _has_table_list(task):
+        if registry.needs_table_list(steps) and not _has_table_list(task):
             raise InvalidInput(f"task {task_id} has no {TABLE_LIST_FILE}; upload one first",
                                missing_params=["table_list"])
         previous_status = task.status

@@ -1,0 +1,67 @@
+"""Finishing a run: the final status from the steps' statuses, ``task_result.json``, registered outputs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from data_pipeline.files.outputs import scan_outputs
+from data_pipeline.files.task_dir import STATE_DIR, atomic_write_text, task_path
+from data_pipeline.secrets_mask import mask
+from data_pipeline.tasks.log import TaskLogger
+from data_pipeline.tasks.store import TaskStore, default_store
+from data_pipeline.workflow.preparation import BACKUP_SUMMARY
+
+
+def final_status(step_statuses: dict[str, str]) -> str:
+    selected = {k: v for k, v in step_statuses.items() if v != "skipped"}
+    if selected and all(v == "completed" for v in selected.values()):
+        return "completed"
+    if any(v == "completed" for v in selected.values()):
+        return "partial_completed"
+    return "failed"
+
+
+def finalize_task(task_id: str, *, store: TaskStore | None = None) -> dict[str, Any]:
+    """Register outputs with hashes, write ``task_result.json``, set the final status."""
+    store = store or default_store()
+    directory = task_path(task_id, must_exist=True)
+    steps = store.get_steps(task_id)
+    statuses = {s.step_name: s.status for s in steps}
+    status = final_status(statuses)
+    backup = None
+    summary_path = directory / STATE_DIR / BACKUP_SUMMARY
+    if summary_path.exists():
+        backup = json.loads(summary_path.read_text(encoding="utf-8"))
+    failed = next((s for s in steps if s.status == "failed"), None)
+    not_run = [s.step_name for s in steps if s.status in ("pending", "running")]
+    result: dict[str, Any] = {
+        "task_id": task_id,
+        "status": status,
+        "completed_at": datetime.now(UTC).isoformat(),
+        "steps": {s.step_name: {"status": s.status, "duration_seconds": s.duration_seconds,
+                                "error_message": s.error_message, "result": s.result} for s in steps},
+        "not_run": not_run,
+        "backup": backup,
+    }
+    atomic_write_text(directory / "task_result.json", mask(json.dumps(result, ensure_ascii=False, indent=2,
+                                                                       default=str)))
+    outputs = scan_outputs(directory)
+    store.replace_outputs(task_id, outputs)
+    result["outputs"] = [o.file_path for o in outputs]
+    fields: dict[str, Any] = {"status": status, "completed_at": datetime.now(UTC), "result": result}
+    if status == "completed":
+        fields.update(progress=100, error_message=None, error_step=None)
+    elif failed is not None:
+        fields.update(error_message=failed.error_message, error_step=failed.step_name)
+    elif not_run:
+        fields.update(error_message=f"steps not run: {', '.join(not_run)}", error_step=not_run[0])
+    store.update_task(task_id, **fields)
+    logger = TaskLogger(task_dir=directory, task_id=task_id, store=store)
+    logger.log("INFO" if status == "completed" else "WARNING", f"task finished: {status}; "
+               f"{len(outputs)} output files registered")
+    logger.flush()
+    return {"success": status == "completed", **result}
+
+
