@@ -51,3 +51,9 @@ def limits() -> Limits:
         max_tables=_int_env("DATA_PIPELINE_MAX_TABLES", base.max_tables),
         max_batch_delete=_int_env("DATA_PIPELINE_MAX_BATCH_DELETE", base.max_batch_delete),
     )
+
+
+def airflow_api_url() -> str | None:
+    """Airflow's REST API as the task API reaches it (``DATA_PIPELINE_AIRFLOW_API_URL``), if set."""
+    value = os.environ.get("DATA_PIPELINE_AIRFLOW_API_URL", "").strip().rstrip("/")
+    return value or None

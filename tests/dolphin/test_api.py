@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, HTTPException, Request
 
-from dolphin_publisher.api import create_router
+from data_pipeline.api import Access
+from dolphin_publisher.api import create_app
 from dolphin_publisher.repository import Database
 from dolphin_publisher.runtime import Runtime
 
@@ -66,9 +67,7 @@ class Api:
 
 
 def _app(runtime: Runtime) -> FastAPI:
-    app = FastAPI()
-    app.include_router(create_router(read_access, write_access, runtime_factory=lambda: runtime), prefix="/api/v1")
-    return app
+    return create_app(Access(read_access, write_access), runtime_factory=lambda: runtime, prefix="/api/v1")
 
 
 @pytest.fixture

@@ -1,12 +1,13 @@
-"""Assembles the task API app from its routers, with the host's access control and run launcher."""
+"""Assembles the task API app from its routers; the host binds access control and the run launcher."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from data_pipeline import __version__
+from data_pipeline.api import deps
 from data_pipeline.api.body_limits import BodyLimitMiddleware
-from data_pipeline.api.envelope import install_error_handlers
+from data_pipeline.api.envelope import install_error_handlers, without_unused_422
 from data_pipeline.api.ports import AccessControl, RunLauncher
 from data_pipeline.api.routers import backups, files, logs, table_list, tasks, vectors
 from data_pipeline.tasks.store import TaskStore
@@ -22,13 +23,26 @@ need permission to run it. Responses use the envelope `{success, code, message, 
 
 
 def create_app(access: AccessControl, launcher: RunLauncher, *, store: TaskStore | None = None,
-               root_path: str = "") -> FastAPI:
+               prefix: str = "") -> FastAPI:
+    """The app with ``access`` and ``launcher`` bound as dependency overrides (and ``store`` if given)."""
     app = FastAPI(title="Data Pipeline task API", version=__version__, description=DESCRIPTION,
-                  root_path=root_path, docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
-    app.state.launcher = launcher
-    app.state.store = store
+                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware)
     for module in (tasks, logs, files, table_list, backups, vectors):
-        app.include_router(module.build_router(access.read, access.write))
+        app.include_router(module.router, prefix=prefix)
+    bind_access(app, access)
+    app.dependency_overrides[deps.get_launcher] = lambda: launcher
+    if store is not None:
+        app.dependency_overrides[deps.get_store] = lambda: store
+    without_unused_422(app)
     return app
+
+
+def bind_access(app: FastAPI, access: AccessControl) -> None:
+    """Route the placeholders of ``deps`` to the host's own access checks."""
+    app.dependency_overrides[deps.read_access] = access.read
+    app.dependency_overrides[deps.write_access] = access.write
+    credentials = getattr(access, "credentials", None)
+    if credentials is not None:
+        app.dependency_overrides[deps.get_credentials] = credentials

@@ -1,4 +1,10 @@
-"""The response envelope of every route: ``{success, code, message, data}`` (+ ``error_code`` on errors)."""
+"""The answer envelope of both REST apps: ``{success, code, message, data}`` (+ ``error_code`` on errors).
+
+This is the one place that turns an exception into an answer: ``ServiceError`` (every pipeline and
+publisher error) by its own ``error_code``/``http_status``, HTTP errors by status, validation errors
+as 400 ``VALIDATION_ERROR``, anything else as 500. Both apps install the same handlers and document
+errors with the same ``ErrorEnvelope`` schema.
+"""
 
 from __future__ import annotations
 
@@ -15,18 +21,20 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from data_pipeline.errors import PipelineError
 from data_pipeline.secrets_mask import mask
+from platform_api.errors import ServiceError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _ERROR_CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
                 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 422: "VALIDATION_ERROR",
-                500: "INTERNAL_ERROR", 502: "BAD_GATEWAY"}
+                500: "INTERNAL_ERROR", 502: "BAD_GATEWAY", 503: "SERVICE_UNAVAILABLE"}
 
 
 class Envelope(BaseModel, Generic[T]):
+    """Every successful answer; ``data`` is the route's own model."""
+
     success: bool = True
     code: int = 200
     message: str = "ok"
@@ -34,6 +42,8 @@ class Envelope(BaseModel, Generic[T]):
 
 
 class ErrorEnvelope(BaseModel):
+    """Every error answer; ``data`` holds details (validation problems, an upstream server's code and msg)."""
+
     success: bool = False
     code: int
     message: str
@@ -75,6 +85,18 @@ def error(code: int, message: str, error_code: str | None = None, data: dict[str
     return JSONResponse(status_code=code, content=jsonable_encoder(body), headers=headers)
 
 
+def service_error(exc: ServiceError, extra: dict[str, Any] | None = None) -> JSONResponse:
+    """The answer for an error of the product; ``extra`` joins its data (a failed publish's record)."""
+    data = {**exc.answer_data(), **(extra or {})}
+    missing = data.pop("missing_params", None)
+    return error(exc.http_status, exc.message, exc.error_code, data=data or None, missing_params=missing)
+
+
+def error_responses(texts: dict[int, str], *codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for ``codes``, each the shared ``ErrorEnvelope`` with the app's description."""
+    return {code: {"model": ErrorEnvelope, "description": texts[code]} for code in sorted(codes)}
+
+
 class ControlCharacterGuard:
     """Root middleware: a path under our prefixes with control characters gets our 400, not a bare 404.
 
@@ -95,12 +117,15 @@ class ControlCharacterGuard:
         await self.app(scope, receive, send)
 
 
+def _problems(errors: Any, skip: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    return [{"field": ".".join(str(p) for p in err.get("loc", ()) if p not in skip),
+             "problem": err.get("msg", "invalid"), "type": err.get("type", "")} for err in errors]
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(PipelineError)
-    async def _pipeline_error(_: Request, exc: PipelineError) -> JSONResponse:
-        details = dict(exc.details)
-        missing = details.pop("missing_params", None)
-        return error(exc.http_status, exc.message, exc.error_code, data=details or None, missing_params=missing)
+    @app.exception_handler(ServiceError)
+    async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
+        return service_error(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -109,26 +134,39 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = []
-        missing = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
-            if err.get("type") == "missing":
-                missing.append(where)
-            problems.append({"field": where, "problem": err.get("msg", "invalid")})
-        first = problems[0] if problems else {"field": "", "problem": "invalid request"}
-        message = f"invalid request: {first['field'] or 'body'}: {first['problem']}"
-        return error(400, message, "VALIDATION_ERROR", data={"errors": problems}, missing_params=missing or None)
+        problems = _problems(exc.errors(), ("body", "query", "path", "header", "cookie"))
+        missing = [p["field"] for p in problems if p["type"] == "missing"]
+        message = "invalid request: " + "; ".join(f"{p['field'] or 'body'}: {p['problem']}" for p in problems[:5])
+        return error(400, message if problems else "invalid request", "VALIDATION_ERROR", data={"errors": problems},
+                     missing_params=missing or None)
 
     @app.exception_handler(ValidationError)
     async def _model_error(_: Request, exc: ValidationError) -> JSONResponse:
-        problems = [{"field": ".".join(str(p) for p in err.get("loc", ())), "problem": err.get("msg", "invalid")}
-                    for err in exc.errors()]
+        problems = _problems(exc.errors())
         first = problems[0] if problems else {"field": "", "problem": "invalid value"}
         return error(400, f"invalid value: {first['field'] or 'input'}: {first['problem']}", "VALIDATION_ERROR",
                      data={"errors": problems})
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error in the data pipeline API")
-        return error(500, f"internal error: {type(exc).__name__}", "INTERNAL_ERROR")
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error in %s %s", request.method, request.url.path)
+        return error(500, f"internal error: {type(exc).__name__}; details in the API server log", "INTERNAL_ERROR")
+
+
+def without_unused_422(app: FastAPI) -> None:
+    """Drop FastAPI's default 422 entries from the document: invalid requests are answered 400 here."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    if isinstance(operation, dict):
+                        operation.get("responses", {}).pop("422", None)
+            schemas = schema.get("components", {}).get("schemas", {})
+            for name in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(name, None)
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,4 +1,8 @@
-"""What the API needs from its host (Airflow): who the caller is, may they, and how runs start."""
+"""What the APIs need from their host (Airflow): who the caller is, may they, and how runs start.
+
+The host binds them when it builds an app (``create_app`` arguments, which become
+``app.dependency_overrides``), so tests build the same apps with stand-ins and no Airflow.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from fastapi import Request
-
-from data_pipeline.tasks.store import TaskRecord
+from data_pipeline.workflow.runs import Credentials, RunLauncher
 
 
 @dataclass(frozen=True)
@@ -19,20 +21,21 @@ class Principal:
 class AccessControl(Protocol):
     """FastAPI dependencies: ``read`` for GET routes, ``write`` for routes that change or run things.
 
-    Each returns the caller or raises HTTPException 401 (not authenticated) / 403 (not allowed).
+    Each returns the caller (a ``Principal``) or raises HTTPException 401 (not authenticated) / 403
+    (not allowed).
     """
 
     read: Callable[..., Any]
     write: Callable[..., Any]
 
 
-class RunLauncher(Protocol):
-    dag_id: str
+@dataclass(frozen=True)
+class Access:
+    """An ``AccessControl`` of plain dependencies; ``credentials`` optionally replaces reading the bearer token."""
 
-    def trigger(self, request: Request, task_id: str, execution_mode: str, step_name: str | None) -> str:
-        """Start a DAG run whose conf holds only the task id and mode; return the run id."""
-        ...
+    read: Callable[..., Any]
+    write: Callable[..., Any]
+    credentials: Callable[..., Any] | None = None
 
-    def run_state(self, request: Request, task: TaskRecord) -> str | None:
-        """State of the task's linked run (queued, running, success, failed) or None if there is none."""
-        ...
+
+__all__ = ["Access", "AccessControl", "Credentials", "Principal", "RunLauncher"]
