@@ -45,7 +45,9 @@ def test_create_read_list_and_query(client: TestClient) -> None:
     task_id = new_task(client, business_context="服务区")
     detail = envelope(client.get(f"{API}/tasks/{task_id}", headers=READER), 200)["data"]
     assert detail["task_id"] == task_id and detail["status"] == "pending" and detail["db_name"] == "highway"
-    assert [s["step_name"] for s in detail["steps"]][0] == "ddl_generation" and not detail["table_list_present"]
+    assert [s["step_name"] for s in detail["steps"]] == ["ddl_generation", "qa_generation", "sql_validation",
+                                                         "training_load"]
+    assert not detail["table_list_present"]
     assert "s3cr3t-pw" not in str(detail)
     listed = envelope(client.get(f"{API}/tasks", params={"limit": 1000}, headers=READER), 200)["data"]
     assert any(t["task_id"] == task_id for t in listed["tasks"]) and "parameters" not in listed["tasks"][0]
