@@ -7,12 +7,12 @@ every route answers 401, so an app built without its host's auth is closed, not 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from data_pipeline.api.envelope import ErrorEnvelope
+from data_pipeline.api.envelope import error_responses
 from data_pipeline.api.ports import Credentials, Principal, RunLauncher
 from data_pipeline.tasks.ids import TASK_ID_PATTERN, validate_task_id
 from data_pipeline.tasks.store import TaskRecord, TaskStore, default_store
@@ -55,10 +55,8 @@ TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, max_length=32,
                                  description="task id: task_|manual_|sched_YYYYMMDD_HHMMSS[_suffix]")]
 
 ERROR_TEXT = {400: "Bad request", 401: "Not authenticated", 403: "Not allowed", 404: "Not found", 409: "Conflict",
-              413: "Payload too large", 415: "Unsupported media type", 500: "Internal error", 502: "Upstream error",
-              503: "Not available"}
-ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorEnvelope, "description": text} for code, text in ERROR_TEXT.items() if code != 503}
+              413: "Payload too large", 415: "Unsupported media type", 500: "Internal error", 502: "Upstream error"}
+ERRORS = error_responses(ERROR_TEXT, *ERROR_TEXT)
 
 
 def load_task(store: TaskStore, task_id: str) -> TaskRecord:

@@ -22,7 +22,8 @@ class AccessControl(Protocol):
     """FastAPI dependencies: ``read`` for GET routes, ``write`` for routes that change or run things.
 
     Each returns the caller (a ``Principal``) or raises HTTPException 401 (not authenticated) / 403
-    (not allowed).
+    (not allowed). A host may also have ``credentials``, a dependency returning the caller's
+    ``Credentials`` (the default reads the bearer header).
     """
 
     read: Callable[..., Any]

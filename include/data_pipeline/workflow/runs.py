@@ -89,7 +89,7 @@ def request_run(store: TaskStore, launcher: RunLauncher, credentials: Credential
     store.add_log(task_id, "INFO", f"{mode} run requested by {requested_by}" + (f" ({step})" if step else "")
                   + f"; DAG run {run_id}")
     return RunRequested(task_id=task_id, dag_id=launcher.dag_id, dag_run_id=run_id, execution_mode=mode,
-                        step_name=step, steps=steps, status=str(claim.task.status))
+                        step_name=step, steps=steps, status=claim.task.status)
 
 
 def _release_claim(store: TaskStore, before: TaskRecord) -> None:
