@@ -71,6 +71,8 @@ def test_invalid_bodies_are_400_with_what_is_missing(client: TestClient) -> None
     assert body["error_code"] == "VALIDATION_ERROR" and "db_connection" in body["message"]
     body = envelope(client.post(f"{API}/tasks/query", json={"page_size": 0}, headers=READER), 400)
     assert body["data"]["errors"][0]["field"] == "page_size"
+    body = envelope(client.post(f"{API}/tasks/query", json={"keyword": "a\u0000b"}, headers=READER), 400)
+    assert body["data"]["errors"][0]["field"] == "keyword"
     body = envelope(client.post(f"{API}/tasks", content=b"{not json", headers={
         **WRITER, "Content-Type": "application/json"}), 400)
     assert body["error_code"] == "VALIDATION_ERROR"
