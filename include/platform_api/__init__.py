@@ -1,7 +1,9 @@
-"""What both REST apps share below everything else: the error base whose code and status they answer with.
+"""What both REST apps share, below ``data_pipeline`` and ``dolphin_publisher`` alike.
 
-``data_pipeline`` and ``dolphin_publisher`` derive their errors from ``ServiceError``, so one handler
-turns any of them into the same error envelope, whichever app it happens in.
+``errors``: the base of every error a caller can act on (its code and HTTP status), free of any web
+framework so core code can raise it. ``envelope``: the answer envelope, the one exception-to-answer
+mapping and the shared ``ErrorEnvelope`` schema. ``auth``: the caller's dependencies, which the host
+binds through dependency overrides.
 """
 
 from platform_api.errors import ServiceError

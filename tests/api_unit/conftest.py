@@ -17,11 +17,11 @@ import pytest
 from fastapi import FastAPI, HTTPException
 
 from data_pipeline.api import Access, Credentials, Principal, create_app
-from data_pipeline.api.deps import BearerDep
 from data_pipeline.tasks.store import TaskRecord, TaskStore
 from dolphin_publisher.api import create_app as create_workflow_app
 from dolphin_publisher.repository import Database
 from dolphin_publisher.runtime import Runtime
+from platform_api.auth import BearerDep
 
 with warnings.catch_warnings():  # starlette's notice about its httpx-based test client is not ours to act on
     warnings.simplefilter("ignore")

@@ -33,8 +33,9 @@ def test_both_plugin_apps_are_bound_to_airflows_auth() -> None:
     for app in (rest_api.task_api(), rest_api.workflow_api()):
         assert app.dependency_overrides[deps.read_access] is rest_api.read_access
         assert app.dependency_overrides[deps.write_access] is rest_api.write_access
-        assert app.dependency_overrides[deps.get_credentials] is rest_api.credentials
-    launcher = rest_api.task_api().dependency_overrides[deps.get_launcher]()
+    task_app = rest_api.task_api()
+    assert task_app.dependency_overrides[deps.get_credentials] is rest_api.credentials
+    launcher = task_app.dependency_overrides[deps.get_launcher]()
     assert isinstance(launcher, rest_api.AirflowRunLauncher)
 
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, HTTPException, Request
 
-from data_pipeline.api import Access
 from dolphin_publisher.api import create_app
 from dolphin_publisher.repository import Database
 from dolphin_publisher.runtime import Runtime
+from platform_api.auth import Access
 
 from .conftest import PROJECT_CODE, fast_client, make_config
 from .fake_dolphinscheduler import FakeDolphinScheduler

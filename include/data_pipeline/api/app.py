@@ -5,12 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from data_pipeline import __version__
-from data_pipeline.api import deps
 from data_pipeline.api.body_limits import BodyLimitMiddleware
-from data_pipeline.api.envelope import install_error_handlers, without_unused_422
+from data_pipeline.api.deps import get_credentials, get_launcher, get_store
 from data_pipeline.api.ports import AccessControl, RunLauncher
 from data_pipeline.api.routers import backups, files, logs, table_list, tasks, vectors
+from data_pipeline.secrets_mask import mask
 from data_pipeline.tasks.store import TaskStore
+from platform_api.auth import bind_access
+from platform_api.envelope import install_error_handlers, without_unused_422
 
 DESCRIPTION = """
 Manage text-to-SQL training-data tasks: create a task, upload its table list, execute it as a
@@ -27,22 +29,16 @@ def create_app(access: AccessControl, launcher: RunLauncher, *, store: TaskStore
     """The app with ``access`` and ``launcher`` bound as dependency overrides (and ``store`` if given)."""
     app = FastAPI(title="Data Pipeline task API", version=__version__, description=DESCRIPTION,
                   docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
-    install_error_handlers(app)
+    install_error_handlers(app, redact=mask)
     app.add_middleware(BodyLimitMiddleware)
     for module in (tasks, logs, files, table_list, backups, vectors):
         app.include_router(module.router, prefix=prefix)
     bind_access(app, access)
-    app.dependency_overrides[deps.get_launcher] = lambda: launcher
-    if store is not None:
-        app.dependency_overrides[deps.get_store] = lambda: store
-    without_unused_422(app)
-    return app
-
-
-def bind_access(app: FastAPI, access: AccessControl) -> None:
-    """Route the placeholders of ``deps`` to the host's own access checks."""
-    app.dependency_overrides[deps.read_access] = access.read
-    app.dependency_overrides[deps.write_access] = access.write
     credentials = getattr(access, "credentials", None)
     if credentials is not None:
-        app.dependency_overrides[deps.get_credentials] = credentials
+        app.dependency_overrides[get_credentials] = credentials
+    app.dependency_overrides[get_launcher] = lambda: launcher
+    if store is not None:
+        app.dependency_overrides[get_store] = lambda: store
+    without_unused_422(app)
+    return app

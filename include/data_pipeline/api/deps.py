@@ -1,8 +1,7 @@
-"""The dependencies of both apps' routes, declared once as ``Annotated`` aliases.
+"""The dependencies of the task API's routes, as ``Annotated`` aliases (the caller's come from ``platform_api``).
 
-``read_access``, ``write_access``, ``get_credentials`` and ``get_launcher`` are placeholders the host
-replaces through ``app.dependency_overrides`` (``create_app`` does it from its arguments): unbound,
-every route answers 401, so an app built without its host's auth is closed, not open.
+``get_credentials`` and ``get_launcher`` are placeholders the host replaces through
+``app.dependency_overrides`` (``create_app`` does it from its arguments).
 """
 
 from __future__ import annotations
@@ -10,26 +9,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Path, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from data_pipeline.api.envelope import error_responses
-from data_pipeline.api.ports import Credentials, Principal, RunLauncher
+from data_pipeline.api.ports import Credentials, RunLauncher
 from data_pipeline.tasks.ids import TASK_ID_PATTERN, validate_task_id
 from data_pipeline.tasks.store import TaskRecord, TaskStore, default_store
+from platform_api.auth import BearerDep, ReaderDep, WriterDep, read_access, write_access
+from platform_api.envelope import error_responses
 
-bearer = HTTPBearer(auto_error=False, scheme_name="AirflowToken",
-                    description="An Airflow access token (POST /auth/token); the UI session cookie works too")
-BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-
-def read_access(_: BearerDep) -> Principal:
-    """Replaced by the host: the caller, if they may read."""
-    raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated")
-
-
-def write_access(_: BearerDep) -> Principal:
-    """Replaced by the host: the caller, if they may change things and start runs."""
-    raise HTTPException(status.HTTP_401_UNAUTHORIZED, "Not authenticated")
+__all__ = ["ERRORS", "CredentialsDep", "LauncherDep", "ReaderDep", "StoreDep", "TaskIdPath", "WriterDep",
+           "get_credentials", "get_launcher", "get_store", "load_task", "read_access", "write_access"]
 
 
 def get_credentials(token: BearerDep) -> Credentials:
@@ -46,8 +34,6 @@ def get_store() -> TaskStore:
     return default_store()
 
 
-ReaderDep = Annotated[Principal, Depends(read_access)]
-WriterDep = Annotated[Principal, Depends(write_access)]
 CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
 LauncherDep = Annotated[RunLauncher, Depends(get_launcher)]
 StoreDep = Annotated[TaskStore, Depends(get_store)]

@@ -6,11 +6,13 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 
-from data_pipeline.api.app import bind_access
-from data_pipeline.api.envelope import install_error_handlers, without_unused_422
-from data_pipeline.api.ports import AccessControl
-from dolphin_publisher.api import deps, remote, tasks, workflows
+from dolphin_publisher.api.deps import get_runtime
+from dolphin_publisher.api.remote import router as remote_router
+from dolphin_publisher.api.tasks import router as tasks_router
+from dolphin_publisher.api.workflows import router as workflows_router
 from dolphin_publisher.runtime import Runtime
+from platform_api.auth import AccessControl, bind_access
+from platform_api.envelope import install_error_handlers, without_unused_422
 
 DESCRIPTION = ("Platform workflows with versions, published to DolphinScheduler. Every route needs Airflow "
                "authentication (read vs run access to data_pipeline).")
@@ -22,10 +24,10 @@ def create_app(access: AccessControl, *, runtime_factory: Callable[[], Runtime] 
     app = FastAPI(title="Workflow platform API", version="1", description=DESCRIPTION, docs_url="/docs",
                   redoc_url=None, openapi_url="/openapi.json")
     install_error_handlers(app)
-    for module in (workflows, remote, tasks):
-        app.include_router(module.router, prefix=prefix)
+    for router in (workflows_router, remote_router, tasks_router):
+        app.include_router(router, prefix=prefix)
     bind_access(app, access)
     if runtime_factory is not None:
-        app.dependency_overrides[deps.get_runtime] = runtime_factory
+        app.dependency_overrides[get_runtime] = runtime_factory
     without_unused_422(app)
     return app

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from data_pipeline.api.deps import ReaderDep, WriterDep, read_access, write_access
 from dolphin_publisher.runtime import Runtime
+from platform_api.auth import ReaderDep, WriterDep, read_access, write_access
 
 __all__ = ["READ", "ReaderDep", "RuntimeDep", "WriterDep", "new_router", "operator", "write_access"]
 

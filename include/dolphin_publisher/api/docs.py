@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from data_pipeline.api.envelope import error_responses
+from platform_api.envelope import error_responses
 
 _ERROR_TEXT = {
     400: "Invalid request: parameters or body fail validation (error_code VALIDATION_ERROR)",

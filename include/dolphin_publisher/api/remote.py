@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import Query
 
-from data_pipeline.api.envelope import Envelope, ok, service_error
 from dolphin_publisher.api.deps import READ, RuntimeDep, WriterDep, new_router, operator
 from dolphin_publisher.api.docs import FOUND, REMOTE, SAME_WORKFLOW, follow, linked
 from dolphin_publisher.api.models import (
@@ -25,6 +24,7 @@ from dolphin_publisher.api.models import (
 from dolphin_publisher.api.params import InstanceId, TaskInstanceId, WorkflowId
 from dolphin_publisher.errors import NotFoundError
 from dolphin_publisher.models import INT_MAX, InstanceRecord, PublishRecord
+from platform_api.envelope import Envelope, ok, service_error
 
 router = new_router()
 

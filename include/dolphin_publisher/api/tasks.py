@@ -6,7 +6,6 @@ from typing import Any
 
 from fastapi import Query
 
-from data_pipeline.api.envelope import Envelope, ok
 from dolphin_publisher.api.deps import READ, RuntimeDep, WriterDep, new_router, operator
 from dolphin_publisher.api.docs import CHANGE, errors, linked
 from dolphin_publisher.api.models import (
@@ -19,6 +18,7 @@ from dolphin_publisher.api.models import (
 )
 from dolphin_publisher.api.params import TaskIdPath, WorkflowId
 from dolphin_publisher.models import BIGINT_MAX, INT_MAX, TASK_ID_PATTERN, TaskInfo
+from platform_api.envelope import Envelope, ok
 
 router = new_router()
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import Query
 
-from data_pipeline.api.envelope import Envelope, ok
 from dolphin_publisher.api.deps import READ, RuntimeDep, WriterDep, new_router, operator
 from dolphin_publisher.api.docs import CHANGE, FOUND, REMOTE, SAME_WORKFLOW, WORKFLOW, errors, follow, linked
 from dolphin_publisher.api.models import Page, RollbackRequest, VersionDiff, WorkflowDeleted, WorkflowRefOut
@@ -21,6 +20,7 @@ from dolphin_publisher.models import (
     WorkflowStatus,
     WorkflowSummary,
 )
+from platform_api.envelope import Envelope, ok
 
 log = logging.getLogger(__name__)
 router = new_router()

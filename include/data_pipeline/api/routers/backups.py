@@ -8,10 +8,10 @@ from fastapi import APIRouter
 
 from data_pipeline.api.answers import BackupRestored, FileBackups
 from data_pipeline.api.deps import ERRORS, ReaderDep, StoreDep, TaskIdPath, WriterDep, load_task
-from data_pipeline.api.envelope import Envelope, ok
 from data_pipeline.files.backup import list_backups, restore_backup, validate_backup_name
 from data_pipeline.files.task_dir import task_path
 from data_pipeline.workflow.runs import while_not_running
+from platform_api.envelope import Envelope, ok
 
 router = APIRouter(tags=["backups"], responses=ERRORS)
 

@@ -13,7 +13,6 @@ from fastapi.responses import StreamingResponse
 from data_pipeline import config
 from data_pipeline.api.answers import FileUploaded, TaskFiles
 from data_pipeline.api.deps import ERRORS, ReaderDep, StoreDep, TaskIdPath, WriterDep, load_task
-from data_pipeline.api.envelope import Envelope, ok
 from data_pipeline.errors import InvalidInput, NotFound, TooLarge, UnsafePath
 from data_pipeline.files.backup import backup_file
 from data_pipeline.files.task_dir import (
@@ -28,6 +27,7 @@ from data_pipeline.files.task_dir import (
 )
 from data_pipeline.tasks.store import TaskStore
 from data_pipeline.workflow.runs import while_not_running
+from platform_api.envelope import Envelope, ok
 
 CHUNK = 256 * 1024
 FILE_ANSWER: dict[int | str, dict[str, Any]] = {

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 
 from data_pipeline.api.answers import TaskLogPage, TaskLogs
 from data_pipeline.api.deps import ERRORS, ReaderDep, StoreDep, TaskIdPath, load_task
-from data_pipeline.api.envelope import Envelope, ok
 from data_pipeline.api.models import LogQuery
+from platform_api.envelope import Envelope, ok
 
 router = APIRouter(tags=["logs"], responses=ERRORS)
 

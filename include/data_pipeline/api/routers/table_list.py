@@ -11,7 +11,6 @@ from fastapi import APIRouter, File, UploadFile
 from data_pipeline import config
 from data_pipeline.api.answers import TableListInfo, TableListSet
 from data_pipeline.api.deps import ERRORS, ReaderDep, StoreDep, TaskIdPath, WriterDep, load_task
-from data_pipeline.api.envelope import Envelope, ok
 from data_pipeline.api.models import TableListRequest
 from data_pipeline.api.ports import Principal
 from data_pipeline.api.routers.files import read_upload
@@ -20,6 +19,7 @@ from data_pipeline.files.table_list import decode_table_list, parse_table_list
 from data_pipeline.files.task_dir import TABLE_LIST_FILE, atomic_write_text, task_path
 from data_pipeline.tasks.store import TaskStore
 from data_pipeline.workflow.runs import while_not_running
+from platform_api.envelope import Envelope, ok
 
 router = APIRouter(tags=["table list"], responses=ERRORS)
 

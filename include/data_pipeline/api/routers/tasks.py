@@ -29,7 +29,6 @@ from data_pipeline.api.deps import (
     WriterDep,
     load_task,
 )
-from data_pipeline.api.envelope import Envelope, ok
 from data_pipeline.api.models import (
     BatchDeleteRequest,
     CreateTaskRequest,
@@ -45,6 +44,7 @@ from data_pipeline.files.task_dir import STATE_DIR, task_path
 from data_pipeline.tasks.store import TaskQuery, TaskRecord
 from data_pipeline.workflow.pipeline import BACKUP_SUMMARY, create_task_from_parameters
 from data_pipeline.workflow.runs import has_table_list, request_run
+from platform_api.envelope import Envelope, ok
 
 router = APIRouter(tags=["tasks"], responses=ERRORS)
 

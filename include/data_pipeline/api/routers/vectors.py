@@ -8,9 +8,9 @@ from fastapi import APIRouter
 
 from data_pipeline.api.answers import VectorBackup, VectorBackups, VectorRestored
 from data_pipeline.api.deps import ERRORS, ReaderDep, StoreDep, TaskIdPath, WriterDep, load_task
-from data_pipeline.api.envelope import Envelope, ok
 from data_pipeline.api.models import VectorRestoreRequest
 from data_pipeline.files.task_dir import task_path
+from platform_api.envelope import Envelope, ok
 
 router = APIRouter(tags=["vector tables"], responses=ERRORS)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
@@ -21,8 +22,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from data_pipeline.secrets_mask import mask
 from platform_api.errors import ServiceError
+from platform_db import redact_dsn
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -78,18 +79,19 @@ def ok(data: Any = None, message: str = "ok", code: int = 200) -> JSONResponse:
 
 def error(code: int, message: str, error_code: str | None = None, data: dict[str, Any] | None = None,
           missing_params: list[str] | None = None, headers: dict[str, str] | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"success": False, "code": code, "message": mask(message),
+    body: dict[str, Any] = {"success": False, "code": code, "message": message,
                             "error_code": error_code or _ERROR_CODES.get(code, "ERROR"), "data": data}
     if missing_params:
         body["missing_params"] = missing_params
     return JSONResponse(status_code=code, content=jsonable_encoder(body), headers=headers)
 
 
-def service_error(exc: ServiceError, extra: dict[str, Any] | None = None) -> JSONResponse:
+def service_error(exc: ServiceError, extra: dict[str, Any] | None = None,
+                  redact: Callable[[str], str] = redact_dsn) -> JSONResponse:
     """The answer for an error of the product; ``extra`` joins its data (a failed publish's record)."""
     data = {**exc.answer_data(), **(extra or {})}
     missing = data.pop("missing_params", None)
-    return error(exc.http_status, exc.message, exc.error_code, data=data or None, missing_params=missing)
+    return error(exc.http_status, redact(exc.message), exc.error_code, data=data or None, missing_params=missing)
 
 
 def error_responses(texts: dict[int, str], *codes: int) -> dict[int | str, dict[str, Any]]:
@@ -122,14 +124,16 @@ def _problems(errors: Any, skip: tuple[str, ...] = ()) -> list[dict[str, str]]:
              "problem": err.get("msg", "invalid"), "type": err.get("type", "")} for err in errors]
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, redact: Callable[[str], str] = redact_dsn) -> None:
+    """The one mapping from exceptions to answers; ``redact`` hides secrets in messages (URI passwords at least)."""
+
     @app.exception_handler(ServiceError)
     async def _service_error(_: Request, exc: ServiceError) -> JSONResponse:
-        return service_error(exc)
+        return service_error(exc, redact=redact)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        message = exc.detail if isinstance(exc.detail, str) else "request failed"
+        message = redact(exc.detail) if isinstance(exc.detail, str) else "request failed"
         return error(exc.status_code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
@@ -137,14 +141,14 @@ def install_error_handlers(app: FastAPI) -> None:
         problems = _problems(exc.errors(), ("body", "query", "path", "header", "cookie"))
         missing = [p["field"] for p in problems if p["type"] == "missing"]
         message = "invalid request: " + "; ".join(f"{p['field'] or 'body'}: {p['problem']}" for p in problems[:5])
-        return error(400, message if problems else "invalid request", "VALIDATION_ERROR", data={"errors": problems},
-                     missing_params=missing or None)
+        return error(400, redact(message) if problems else "invalid request", "VALIDATION_ERROR",
+                     data={"errors": problems}, missing_params=missing or None)
 
     @app.exception_handler(ValidationError)
     async def _model_error(_: Request, exc: ValidationError) -> JSONResponse:
         problems = _problems(exc.errors())
         first = problems[0] if problems else {"field": "", "problem": "invalid value"}
-        return error(400, f"invalid value: {first['field'] or 'input'}: {first['problem']}", "VALIDATION_ERROR",
+        return error(400, redact(f"invalid value: {first['field'] or 'input'}: {first['problem']}"), "VALIDATION_ERROR",
                      data={"errors": problems})
 
     @app.exception_handler(Exception)
