@@ -21,7 +21,8 @@ from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import FastAPI, HTTPException, Request, status
 
 from data_pipeline import config
-from data_pipeline.api import Access, Credentials, Principal, create_app
+from data_pipeline.api.app import create_app
+from data_pipeline.api.ports import Access, Credentials, Principal
 from data_pipeline.errors import UpstreamError
 from data_pipeline.tasks.store import TaskRecord
 
@@ -145,6 +146,6 @@ def task_api() -> FastAPI:
 
 
 def workflow_api() -> FastAPI:
-    from dolphin_publisher.api import create_app as create_workflow_app
+    from dolphin_publisher.api.app import create_app as create_workflow_app
 
     return create_workflow_app(AIRFLOW_ACCESS)

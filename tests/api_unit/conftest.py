@@ -16,9 +16,10 @@ import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
 
-from data_pipeline.api import Access, Credentials, Principal, create_app
+from data_pipeline.api.app import create_app
+from data_pipeline.api.ports import Access, Credentials, Principal
 from data_pipeline.tasks.store import TaskRecord, TaskStore
-from dolphin_publisher.api import create_app as create_workflow_app
+from dolphin_publisher.api.app import create_app as create_workflow_app
 from dolphin_publisher.repository import Database
 from dolphin_publisher.runtime import Runtime
 from platform_api.auth import BearerDep

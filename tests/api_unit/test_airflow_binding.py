@@ -10,7 +10,8 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from data_pipeline.api import Credentials, deps
+from data_pipeline.api import deps
+from data_pipeline.api.ports import Credentials
 from data_pipeline.errors import UpstreamError
 
 os.environ.setdefault("AIRFLOW_HOME", str(Path(__file__).resolve().parents[2] / ".local" / "airflow_home_unit"))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, HTTPException, Request
 
-from dolphin_publisher.api import create_app
+from dolphin_publisher.api.app import create_app
 from dolphin_publisher.repository import Database
 from dolphin_publisher.runtime import Runtime
 from platform_api.auth import Access

@@ -2,9 +2,5 @@
 
 Authentication/authorisation and DAG-run triggering are bound by the host (``AccessControl``,
 ``RunLauncher``, as dependency overrides); the Airflow plugin supplies the real ones, tests stand-ins.
+The app: ``data_pipeline.api.app.create_app``; what the host supplies: ``data_pipeline.api.ports``.
 """
-
-from data_pipeline.api.app import create_app
-from data_pipeline.api.ports import Access, AccessControl, Credentials, Principal, RunLauncher
-
-__all__ = ["Access", "AccessControl", "Credentials", "Principal", "RunLauncher", "create_app"]
