@@ -2,8 +2,8 @@
 
 from airflow.plugins_manager import AirflowPlugin
 
-from data_pipeline.api.envelope import ControlCharacterGuard
 from data_pipeline_airflow.rest_api import task_api, workflow_api
+from platform_api.envelope import ControlCharacterGuard
 
 
 class DataPipelinePlugin(AirflowPlugin):

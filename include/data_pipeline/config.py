@@ -80,3 +80,9 @@ __all__ = [
     "schedules_file",
     "settings_error",
 ]
+
+
+def airflow_api_url() -> str | None:
+    """Airflow's REST API as the task API reaches it (``DATA_PIPELINE_AIRFLOW_API_URL``), if set."""
+    value = (airflow().api_url or "").strip().rstrip("/")
+    return value or None

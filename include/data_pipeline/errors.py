@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from platform_api.errors import ServiceError
 
-class PipelineError(Exception):
+
+class PipelineError(ServiceError):
     """Base class: a clear message naming the problem, an error code, optional details."""
 
     error_code = "PIPELINE_ERROR"
     http_status = 500
 
     def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details
+        super().__init__(message, details)
 
 
 class InvalidInput(PipelineError, ValueError):
@@ -55,3 +55,10 @@ class TooLarge(PipelineError):
 
 class StepFailed(PipelineError):
     error_code = "STEP_FAILED"
+
+
+class UpstreamError(PipelineError):
+    """Airflow refused or did not answer a request made on the caller's behalf (starting a run)."""
+
+    error_code = "AIRFLOW_ERROR"
+    http_status = 502

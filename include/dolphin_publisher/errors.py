@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from platform_api.errors import ServiceError
 
-class PublisherError(Exception):
+
+class PublisherError(ServiceError):
     """Base class; ``details`` is safe to show to users (never holds a token)."""
 
     error_code = "INTERNAL_ERROR"
     http_status = 500
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details: dict[str, Any] = details or {}
+        super().__init__(message, details)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.error_code, "message": self.message, **self.details}
@@ -90,6 +90,10 @@ class DolphinError(PublisherError):
         if http_status_from_server is not None:
             details["http_status"] = http_status_from_server
         super().__init__(message, details=details)
+
+    def answer_data(self) -> dict[str, Any]:
+        """The server's own code and msg next to the details: several messages share one number."""
+        return {**self.details, "dolphin_code": self.code, "dolphin_msg": self.msg}
 
 
 # DolphinScheduler business codes (``api/enums/Status.java``) by whose business they are. Numbers

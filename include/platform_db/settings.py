@@ -268,7 +268,7 @@ def embedding_env() -> EmbeddingEnv:
 class AirflowEnv(EnvSettings):
     api_url: str | None = Field(None, alias="DATA_PIPELINE_AIRFLOW_API_URL",
                                 description="Airflow REST API the task API triggers runs through "
-                                            "(default: the host of the calling request).")
+                                            "(default: Airflow's [api] base_url, else the local api-server address).")
     dags_folder: Path = Field(default_factory=lambda: PROJECT_ROOT / "dags", alias="AIRFLOW__CORE__DAGS_FOLDER",
                               description="Airflow's DAG folder; the workflow importer parses DAGs from it.")
     plugins_folder: Path = Field(default_factory=lambda: PROJECT_ROOT / "plugins",

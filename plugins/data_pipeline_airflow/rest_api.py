@@ -1,7 +1,7 @@
-"""The REST apps mounted by the Airflow api-server, with Airflow's own authentication and authorisation.
+"""The REST apps mounted by the Airflow api-server, bound to Airflow's authentication and run launching.
 
-Airflow does not authenticate plugin apps, so every route depends on ``read`` or ``write`` below:
-a valid Airflow token (bearer header or the UI's ``_token`` cookie) and access to the
+Airflow does not authenticate plugin apps, so both apps get ``read_access`` and ``write_access``
+below: a valid Airflow token (bearer header or the UI's ``_token`` cookie) and access to the
 ``data_pipeline`` DAG — read for GET routes, permission to run it for everything else. DAG runs are
 started through Airflow's public REST API with the caller's own token, so Airflow applies its
 permission checks and audit log to them as well.
@@ -21,20 +21,14 @@ from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import FastAPI, HTTPException, Request, status
 
 from data_pipeline import config
-from data_pipeline.api import Principal, create_app
-from data_pipeline.api.envelope import install_error_handlers
-from data_pipeline.errors import PipelineError
+from data_pipeline.api.app import create_app
+from data_pipeline.api.ports import Access, Credentials, Principal
+from data_pipeline.errors import UpstreamError
 from data_pipeline.tasks.store import TaskRecord
 
 DAG_ID = "data_pipeline"
 UNFINISHED_TI_STATES = ("no_status", "scheduled", "queued", "running", "up_for_retry", "up_for_reschedule",
                         "deferred", "restarting")
-
-
-def _principal(user: Any) -> Principal:
-    return Principal(name=str(user.get_name()))
-
-
 _TEAM_TTL_SECONDS = 60.0
 _team_cache: tuple[float, str | None] | None = None
 
@@ -55,7 +49,7 @@ def _authorize(user: Any, method: str, entity: DagAccessEntity | None) -> Princi
         method=method, access_entity=entity, details=DagDetails(id=DAG_ID, team_name=_team_of_dag()), user=user)
     if not allowed:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"Forbidden: needs {method} access to the {DAG_ID} DAG")
-    return _principal(user)
+    return Principal(name=str(user.get_name()))
 
 
 def read_access(user: GetUserDep) -> Principal:
@@ -66,14 +60,29 @@ def write_access(user: GetUserDep) -> Principal:
     return _authorize(user, "POST", DagAccessEntity.RUN)
 
 
-class AirflowAccess:
-    read = staticmethod(read_access)
-    write = staticmethod(write_access)
+def credentials(request: Request) -> Credentials:
+    """The caller's token from the bearer header, or from the UI session cookie."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return Credentials(header[7:].strip() or None)
+    return Credentials(request.cookies.get(COOKIE_NAME_JWT_TOKEN) or None)
 
 
-class UpstreamError(PipelineError):
-    error_code = "AIRFLOW_ERROR"
-    http_status = 502
+AIRFLOW_ACCESS = Access(read=read_access, write=write_access, credentials=credentials)
+
+
+def airflow_api_url() -> str:
+    """Airflow's REST API: ``DATA_PIPELINE_AIRFLOW_API_URL``, else ``[api] base_url``, else this api-server on
+    the loopback (the local stack's address). Never the request's Host header, which the caller controls."""
+    configured = config.airflow_api_url()
+    if configured:
+        return configured
+    from airflow.configuration import conf
+
+    base_url = (conf.get("api", "base_url", fallback="") or "").strip().rstrip("/")
+    if base_url:
+        return base_url
+    return f"http://127.0.0.1:{conf.getint('api', 'port', fallback=8080)}"
 
 
 class AirflowRunLauncher:
@@ -81,22 +90,16 @@ class AirflowRunLauncher:
 
     dag_id = DAG_ID
 
-    @staticmethod
-    def _api(request: Request) -> str:
-        configured = config.airflow().api_url
-        if configured:
-            return configured.rstrip("/")
-        return f"{request.url.scheme}://{request.url.netloc}"
+    def __init__(self, base_url: str | None = None) -> None:
+        self._base_url = base_url
 
-    @staticmethod
-    def _auth(request: Request) -> dict[str, str]:
-        header = request.headers.get("authorization")
-        if header and header.lower().startswith("bearer "):
-            return {"Authorization": header}
-        cookie = request.cookies.get(COOKIE_NAME_JWT_TOKEN)
-        return {"Authorization": f"Bearer {cookie}"} if cookie else {}
+    @property
+    def api(self) -> str:
+        if self._base_url is None:
+            self._base_url = airflow_api_url()
+        return self._base_url
 
-    def trigger(self, request: Request, task_id: str, execution_mode: str, step_name: str | None) -> str:
+    def trigger(self, credentials: Credentials, task_id: str, execution_mode: str, step_name: str | None) -> str:
         run_id = f"api__{task_id}__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
         conf: dict[str, Any] = {"task_id": task_id, "execution_mode": execution_mode}
         if step_name:
@@ -104,8 +107,8 @@ class AirflowRunLauncher:
         body = {"dag_run_id": run_id, "logical_date": None, "conf": conf,
                 "note": f"started through the data pipeline task API ({execution_mode})"}
         try:
-            response = httpx.post(f"{self._api(request)}/api/v2/dags/{self.dag_id}/dagRuns", json=body,
-                                  headers=self._auth(request), timeout=30.0)
+            response = httpx.post(f"{self.api}/api/v2/dags/{self.dag_id}/dagRuns", json=body,
+                                  headers=credentials.headers(), timeout=30.0)
         except httpx.HTTPError as exc:
             raise UpstreamError(f"Airflow did not answer the trigger request: {type(exc).__name__}") from None
         if response.status_code >= 400:
@@ -113,13 +116,13 @@ class AirflowRunLauncher:
             raise UpstreamError(f"Airflow refused to start the run ({response.status_code}): {detail}")
         return str(response.json().get("dag_run_id", run_id))
 
-    def run_state(self, request: Request, task: TaskRecord) -> str | None:
+    def run_state(self, credentials: Credentials, task: TaskRecord) -> str | None:
         if not task.dag_run_id:
             return None
         dag_id = task.dag_id or self.dag_id
+        run_url = f"{self.api}/api/v2/dags/{dag_id}/dagRuns/{task.dag_run_id}"
         try:
-            response = httpx.get(f"{self._api(request)}/api/v2/dags/{dag_id}/dagRuns/{task.dag_run_id}",
-                                 headers=self._auth(request), timeout=15.0)
+            response = httpx.get(run_url, headers=credentials.headers(), timeout=15.0)
         except httpx.HTTPError:
             return "unknown"  # cannot tell: treat as possibly running (deletion then needs force)
         if response.status_code == 404:
@@ -130,26 +133,19 @@ class AirflowRunLauncher:
         if state in ("queued", "running") and task.status != "in_progress":
             # A finished pipeline whose run still awaits the scheduler's bookkeeping is not active; a run
             # whose tasks were cleared to run again is. The run's unfinished task instances tell them apart.
-            unfinished = httpx.get(
-                f"{self._api(request)}/api/v2/dags/{dag_id}/dagRuns/{task.dag_run_id}/taskInstances",
-                params=[("state", s) for s in UNFINISHED_TI_STATES] + [("limit", "1")],
-                headers=self._auth(request), timeout=15.0)
+            unfinished = httpx.get(f"{run_url}/taskInstances",
+                                   params=[("state", s) for s in UNFINISHED_TI_STATES] + [("limit", "1")],
+                                   headers=credentials.headers(), timeout=15.0)
             if unfinished.status_code == 200 and unfinished.json().get("total_entries") == 0:
                 return "finishing"
         return state
 
 
 def task_api() -> FastAPI:
-    return create_app(AirflowAccess(), AirflowRunLauncher(), root_path="")
+    return create_app(AIRFLOW_ACCESS, AirflowRunLauncher())
 
 
 def workflow_api() -> FastAPI:
-    from dolphin_publisher.api import create_router
+    from dolphin_publisher.api.app import create_app as create_workflow_app
 
-    app = FastAPI(title="Workflow platform API", version="1", docs_url="/docs", redoc_url=None,
-                  openapi_url="/openapi.json",
-                  description="Platform workflows with versions, published to DolphinScheduler. "
-                              "Every route needs Airflow authentication (read vs run access to data_pipeline).")
-    install_error_handlers(app)
-    app.include_router(create_router(read_access, write_access))
-    return app
+    return create_workflow_app(AIRFLOW_ACCESS)

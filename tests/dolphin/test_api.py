@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, HTTPException, Request
 
-from dolphin_publisher.api import create_router
+from dolphin_publisher.api.app import create_app
 from dolphin_publisher.repository import Database
 from dolphin_publisher.runtime import Runtime
+from platform_api.auth import Access
 
 from .conftest import PROJECT_CODE, fast_client, make_config
 from .fake_dolphinscheduler import FakeDolphinScheduler
@@ -66,9 +67,7 @@ class Api:
 
 
 def _app(runtime: Runtime) -> FastAPI:
-    app = FastAPI()
-    app.include_router(create_router(read_access, write_access, runtime_factory=lambda: runtime), prefix="/api/v1")
-    return app
+    return create_app(Access(read_access, write_access), runtime_factory=lambda: runtime, prefix="/api/v1")
 
 
 @pytest.fixture

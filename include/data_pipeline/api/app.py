@@ -1,4 +1,4 @@
-"""Assembles the task API app from its routers, with the host's access control and run launcher."""
+"""Assembles the task API app from its routers; the host binds access control and the run launcher."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ from fastapi import FastAPI
 
 from data_pipeline import __version__
 from data_pipeline.api.body_limits import BodyLimitMiddleware
-from data_pipeline.api.envelope import install_error_handlers
+from data_pipeline.api.deps import get_credentials, get_launcher, get_store
 from data_pipeline.api.ports import AccessControl, RunLauncher
 from data_pipeline.api.routers import backups, files, logs, table_list, tasks, vectors
+from data_pipeline.secrets_mask import mask
 from data_pipeline.tasks.store import TaskStore
+from platform_api.auth import bind_access
+from platform_api.envelope import install_error_handlers, without_unused_422
 
 DESCRIPTION = """
 Manage text-to-SQL training-data tasks: create a task, upload its table list, execute it as a
@@ -22,13 +25,20 @@ need permission to run it. Responses use the envelope `{success, code, message, 
 
 
 def create_app(access: AccessControl, launcher: RunLauncher, *, store: TaskStore | None = None,
-               root_path: str = "") -> FastAPI:
+               prefix: str = "") -> FastAPI:
+    """The app with ``access`` and ``launcher`` bound as dependency overrides (and ``store`` if given)."""
     app = FastAPI(title="Data Pipeline task API", version=__version__, description=DESCRIPTION,
-                  root_path=root_path, docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
-    app.state.launcher = launcher
-    app.state.store = store
-    install_error_handlers(app)
+                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+    install_error_handlers(app, redact=mask)
     app.add_middleware(BodyLimitMiddleware)
     for module in (tasks, logs, files, table_list, backups, vectors):
-        app.include_router(module.build_router(access.read, access.write))
+        app.include_router(module.router, prefix=prefix)
+    bind_access(app, access)
+    credentials = getattr(access, "credentials", None)
+    if credentials is not None:
+        app.dependency_overrides[get_credentials] = credentials
+    app.dependency_overrides[get_launcher] = lambda: launcher
+    if store is not None:
+        app.dependency_overrides[get_store] = lambda: store
+    without_unused_422(app)
     return app

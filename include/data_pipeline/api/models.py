@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from data_pipeline.tasks.parameters import StepName, StepNumber, TaskOptions
 
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refused as invalid input, not failed on as 500
+
 
 class CreateTaskRequest(TaskOptions):
     """Flat body; the original design's nested form ``{"task_type", "parameters": {...}}`` is accepted too."""
@@ -81,7 +83,7 @@ class LogQuery(BaseModel):
 
     level: list[Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]] | None = None
     step_name: StepName | None = None
-    keyword: str | None = Field(default=None, max_length=200)
+    keyword: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
     start_time: datetime | None = None
     end_time: datetime | None = None
     page: int = Field(default=1, ge=1, le=100_000)
@@ -93,10 +95,10 @@ class TaskQueryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: list[Literal["pending", "in_progress", "partial_completed", "completed", "failed"]] | None = None
-    task_type: str | None = Field(default=None, max_length=50)
-    created_by: str | None = Field(default=None, max_length=50)
-    db_name: str | None = Field(default=None, max_length=100)
-    keyword: str | None = Field(default=None, max_length=200)
+    task_type: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
+    created_by: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
+    db_name: str | None = Field(default=None, max_length=100, pattern=NO_NUL)
+    keyword: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
     created_after: datetime | None = None
     created_before: datetime | None = None
     directory_exists: bool | None = None

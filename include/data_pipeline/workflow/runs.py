@@ -1,0 +1,118 @@
+"""Requesting a run of a task, and changing a task's files only while no run can start.
+
+``request_run`` is the whole of ``POST /tasks/{id}/execute``: check, claim the task, launch the run
+on the host, roll the claim back if the launch fails. ``while_not_running`` holds the task's row
+for the length of a change to its inputs (table list, uploads, a restore), so a claim made at the
+same moment waits for the change and a running task is refused: the check and the claim cannot
+interleave.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from data_pipeline import config
+from data_pipeline.errors import Conflict, InvalidInput, PipelineError, TaskNotFound
+from data_pipeline.files.task_dir import TABLE_LIST_FILE, task_path
+from data_pipeline.steps import registry
+from data_pipeline.tasks.ids import validate_task_id
+from data_pipeline.tasks.parameters import TaskParameters
+from data_pipeline.tasks.store import TaskRecord, TaskStore
+from data_pipeline.workflow.pipeline import normalise_mode
+
+RUNNING = "in_progress"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The caller's own token, passed on so the host applies its permission checks and audit to runs too."""
+
+    token: str | None = field(default=None, repr=False)
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+
+class RunLauncher(Protocol):
+    """Starts and inspects the pipeline's runs on the host (Airflow), as the caller."""
+
+    dag_id: str
+
+    def trigger(self, credentials: Credentials, task_id: str, execution_mode: str, step_name: str | None) -> str:
+        """Start a DAG run whose conf holds only the task id and mode; return the run id."""
+        ...
+
+    def run_state(self, credentials: Credentials, task: TaskRecord) -> str | None:
+        """State of the task's linked run (queued, running, success, failed) or None if there is none."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunRequested:
+    task_id: str
+    dag_id: str
+    dag_run_id: str
+    execution_mode: str
+    step_name: str | None
+    steps: list[str]
+    status: str
+
+
+def has_table_list(task_id: str) -> bool:
+    try:
+        return (task_path(task_id) / TABLE_LIST_FILE).is_file()
+    except PipelineError:
+        return False
+
+
+def request_run(store: TaskStore, launcher: RunLauncher, credentials: Credentials, task_id: str, *,
+                execution_mode: str = "complete", step_name: str | None = None, single_step: int | None = None,
+                requested_by: str) -> RunRequested:
+    """Claim the task, start its run, link the run; a launch that fails leaves the task as it was."""
+    validate_task_id(task_id)
+    task = store.require_task(task_id)
+    mode, step = normalise_mode(execution_mode, step_name, single_step)
+    steps = TaskParameters.model_validate(task.parameters).selected_steps(mode, step)
+    if registry.needs_table_list(steps) and not has_table_list(task_id):
+        raise InvalidInput(f"task {task_id} has no {TABLE_LIST_FILE}; upload one first", missing_params=["table_list"])
+    claim = store.claim_execution(task_id, max_concurrent=config.limits().max_concurrent_tasks)
+    try:
+        run_id = launcher.trigger(credentials, task_id, mode, step)
+    except Exception as exc:
+        _release_claim(store, task)
+        if isinstance(exc, PipelineError):
+            raise
+        raise PipelineError(f"could not start a DAG run: {type(exc).__name__}: {exc}") from None
+    store.update_task(task_id, dag_run_id=run_id, dag_id=launcher.dag_id)
+    store.add_log(task_id, "INFO", f"{mode} run requested by {requested_by}" + (f" ({step})" if step else "")
+                  + f"; DAG run {run_id}")
+    return RunRequested(task_id=task_id, dag_id=launcher.dag_id, dag_run_id=run_id, execution_mode=mode,
+                        step_name=step, steps=steps, status=claim.task.status)
+
+
+def _release_claim(store: TaskStore, before: TaskRecord) -> None:
+    """Put back what ``claim_execution`` changed, so the task can be run again at once."""
+    store.update_task(before.id, status=before.status, started_at=before.started_at,
+                      completed_at=before.completed_at, dag_run_id=before.dag_run_id,
+                      error_message=before.error_message, error_step=before.error_step, progress=before.progress)
+
+
+@contextmanager
+def while_not_running(store: TaskStore, task_id: str, change: str) -> Iterator[TaskRecord]:
+    """The task, its row held until the block ends; ``Conflict`` if it runs.
+
+    ``FOR NO KEY UPDATE`` conflicts with the claim's ``FOR UPDATE`` but not with the key-share locks
+    of log inserts, so the block may still write the task's log.
+    """
+    validate_task_id(task_id)
+    with store.connection() as conn:
+        row = conn.execute("SELECT * FROM data_pipeline_tasks WHERE id = %s FOR NO KEY UPDATE", (task_id,)).fetchone()
+        if row is None:
+            raise TaskNotFound(f"task not found: {task_id}", task_id=task_id)
+        task = TaskRecord.model_validate(row)
+        if row["status"] == RUNNING:
+            raise Conflict(f"task {task_id} is running; {change} when it has finished", current_status=row["status"])
+        yield task
