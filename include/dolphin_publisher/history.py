@@ -15,12 +15,11 @@ from dolphin_publisher.client import DolphinClient, RemoteInstance
 from dolphin_publisher.config import IntegrationConfig
 from dolphin_publisher.definitions import instance_from_row
 from dolphin_publisher.errors import NotFoundError, PublisherError
-from dolphin_publisher.models import InstanceRecord
+from dolphin_publisher.models import InstanceRecord, InstanceState
 from dolphin_publisher.repository import Database, Repo, Row
 
 log = logging.getLogger(__name__)
 KEEP = 10
-FINISHED = frozenset({"SUCCESS", "FAILURE", "STOP", "PAUSE"})
 
 
 def _cache_row(instance: RemoteInstance, code: int) -> dict[str, Any]:
@@ -82,7 +81,7 @@ class HistorySync:
         failures = [
             {"workflow_id": workflow_id, "name": row["workflow_name"], "instance_id": i.id, "state": i.state,
              "start_time": i.start_time.isoformat(sep=" ") if i.start_time else None}
-            for i in page.items if i.state == "FAILURE" and before.get(i.id) != "FAILURE"
+            for i in page.items if i.state == InstanceState.FAILURE and before.get(i.id) != InstanceState.FAILURE
         ]
         for failure in failures:
             log.warning("DolphinScheduler instance %s of workflow %r failed", failure["instance_id"],

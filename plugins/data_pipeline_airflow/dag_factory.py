@@ -14,6 +14,7 @@ from airflow.sdk import DAG, Asset, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from data_pipeline.tasks.ids import TASK_ID_PATTERN
+from data_pipeline_airflow.callbacks import fail_pipeline_task
 
 STEP_NAMES = ["ddl_generation", "qa_generation", "sql_validation", "training_load"]
 TRAINING_DATA = Asset(name="text2sql_training_data", uri="pgvector://data_pipeline/text2sql_training_data")
@@ -108,7 +109,8 @@ def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: di
         start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
         catchup=False,
         params=pipeline_params(defaults),
-        default_args={"retries": 2, "retry_delay": timedelta(seconds=15), "retry_exponential_backoff": 2.0},
+        default_args={"retries": 2, "retry_delay": timedelta(seconds=15), "retry_exponential_backoff": 2.0,
+                      "on_failure_callback": fail_pipeline_task},
         max_active_runs=4,
         tags=tags or ["data_pipeline", "text2sql"],
         doc_md=_DOC,
@@ -175,7 +177,7 @@ def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: di
             task_id = pipeline_task_id or ctx["params"].get("task_id")
             if not task_id:
                 raise AirflowFailException("prepare failed before a task existed; see the prepare task log")
-            result = finalize_task(task_id)
+            result = finalize_task(task_id, dag_run_id=ctx["run_id"])
             if result["status"] != "completed":
                 failed = ", ".join(k for k, v in result["steps"].items() if v["status"] == "failed") or "-"
                 not_run = ", ".join(result["not_run"]) or "-"

@@ -24,6 +24,7 @@ from fastapi import FastAPI, HTTPException, Request, status
 from data_pipeline.api import Principal, create_app
 from data_pipeline.api.envelope import install_error_handlers
 from data_pipeline.errors import PipelineError
+from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import TaskRecord
 
 DAG_ID = "data_pipeline"
@@ -127,7 +128,7 @@ class AirflowRunLauncher:
         if response.status_code >= 400:
             return "unknown"
         state = str(response.json().get("state"))
-        if state in ("queued", "running") and task.status != "in_progress":
+        if state in ("queued", "running") and task.status != TaskStatus.IN_PROGRESS:
             # A finished pipeline whose run still awaits the scheduler's bookkeeping is not active; a run
             # whose tasks were cleared to run again is. The run's unfinished task instances tell them apart.
             unfinished = httpx.get(

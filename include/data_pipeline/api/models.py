@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from data_pipeline.tasks.parameters import TaskOptions
+from data_pipeline.tasks.status import TaskStatus
 
 
 class CreateTaskRequest(TaskOptions):
@@ -92,7 +93,7 @@ class LogQuery(BaseModel):
 class TaskQueryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: list[Literal["pending", "in_progress", "partial_completed", "completed", "failed"]] | None = None
+    status: list[TaskStatus] | None = None
     task_type: str | None = Field(default=None, max_length=50)
     created_by: str | None = Field(default=None, max_length=50)
     db_name: str | None = Field(default=None, max_length=100)

@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from data_pipeline import STEPS, config
-from data_pipeline.errors import InvalidInput, PipelineError, StepFailed, TaskRunning
+from data_pipeline.errors import Conflict, InvalidInput, PipelineError, StepFailed, TaskRunning
 from data_pipeline.files.backup import backup_existing_files, recover_interrupted
 from data_pipeline.files.outputs import scan_outputs
 from data_pipeline.files.table_list import decode_table_list, parse_table_list
@@ -35,7 +35,9 @@ from data_pipeline.secrets_mask import mask
 from data_pipeline.steps.context import StepContext, StepResult
 from data_pipeline.tasks.log import TaskLogger
 from data_pipeline.tasks.parameters import ExecutionMode, TaskParameters
+from data_pipeline.tasks.status import StepStatus, TaskStatus
 from data_pipeline.tasks.store import CreatedBy, TaskStore, default_store
+from data_pipeline.workflow.lifecycle import describe, held_by_run, mark_run_failed
 
 STEP_FUNCTIONS: dict[str, str] = {
     "ddl_generation": "data_pipeline.steps.ddl:run",
@@ -164,8 +166,8 @@ def prepare_task(
     if dag_run_id:
         fields["dag_run_id"] = dag_run_id
         fields["dag_id"] = dag_id
-    if task.status != "in_progress":
-        fields.update(status="in_progress", started_at=datetime.now(UTC), progress=0)
+    if task.status != TaskStatus.IN_PROGRESS:
+        fields.update(status=TaskStatus.IN_PROGRESS, started_at=datetime.now(UTC), progress=0)
     store.update_task(task_id, **fields)
     logger = TaskLogger(task_dir=directory if mode == "step" else None, task_id=task_id, store=store)
     logger.info(f"prepared {mode} run of {', '.join(steps)}" + (f" (DAG run {dag_run_id})" if dag_run_id else ""))
@@ -259,18 +261,34 @@ def execute_step(ctx: StepContext, step: str, function: Callable[[StepContext], 
     return result
 
 
-def final_status(step_statuses: dict[str, str]) -> str:
-    selected = {k: v for k, v in step_statuses.items() if v != "skipped"}
-    if selected and all(v == "completed" for v in selected.values()):
-        return "completed"
-    if any(v == "completed" for v in selected.values()):
-        return "partial_completed"
-    return "failed"
+def final_status(step_statuses: dict[str, str]) -> TaskStatus:
+    selected = [v for v in step_statuses.values() if v != StepStatus.SKIPPED]
+    if selected and all(v == StepStatus.COMPLETED for v in selected):
+        return TaskStatus.COMPLETED
+    if any(v == StepStatus.COMPLETED for v in selected):
+        return TaskStatus.PARTIAL_COMPLETED
+    return TaskStatus.FAILED
 
 
-def finalize_task(task_id: str, *, store: TaskStore | None = None) -> dict[str, Any]:
-    """Register outputs with hashes, write ``task_result.json``, set the final status."""
+def finalize_task(task_id: str, *, store: TaskStore | None = None, dag_run_id: str | None = None) -> dict[str, Any]:
+    """Register outputs with hashes, write ``task_result.json``, set the final status.
+
+    A finalize that cannot finish (say the result cannot be written) fails the task with that
+    reason, so its claim never outlives the run. ``dag_run_id``: the run finalizing; a task another
+    run holds by now is left alone.
+    """
     store = store or default_store()
+    if dag_run_id is not None and not held_by_run(task := store.require_task(task_id), dag_run_id):
+        raise Conflict(f"task {task_id} is held by DAG run {task.dag_run_id}; run {dag_run_id} does not finalize it",
+                       task_id=task_id, dag_run_id=task.dag_run_id)
+    try:
+        return _finalize(task_id, store)
+    except Exception as exc:
+        mark_run_failed(store, task_id, dag_run_id, f"finalize failed: {describe(exc)}")
+        raise
+
+
+def _finalize(task_id: str, store: TaskStore) -> dict[str, Any]:
     directory = task_path(task_id, must_exist=True)
     steps = store.get_steps(task_id)
     statuses = {s.step_name: s.status for s in steps}
@@ -279,8 +297,8 @@ def finalize_task(task_id: str, *, store: TaskStore | None = None) -> dict[str, 
     summary_path = directory / STATE_DIR / BACKUP_SUMMARY
     if summary_path.exists():
         backup = json.loads(summary_path.read_text(encoding="utf-8"))
-    failed = next((s for s in steps if s.status == "failed"), None)
-    not_run = [s.step_name for s in steps if s.status in ("pending", "running")]
+    failed = next((s for s in steps if s.status == StepStatus.FAILED), None)
+    not_run = [s.step_name for s in steps if s.status.is_unfinished()]
     result: dict[str, Any] = {
         "task_id": task_id,
         "status": status,
@@ -296,7 +314,7 @@ def finalize_task(task_id: str, *, store: TaskStore | None = None) -> dict[str, 
     store.replace_outputs(task_id, outputs)
     result["outputs"] = [o.file_path for o in outputs]
     fields: dict[str, Any] = {"status": status, "completed_at": datetime.now(UTC), "result": result}
-    if status == "completed":
+    if status == TaskStatus.COMPLETED:
         fields.update(progress=100, error_message=None, error_step=None)
     elif failed is not None:
         fields.update(error_message=failed.error_message, error_step=failed.step_name)
@@ -304,10 +322,10 @@ def finalize_task(task_id: str, *, store: TaskStore | None = None) -> dict[str, 
         fields.update(error_message=f"steps not run: {', '.join(not_run)}", error_step=not_run[0])
     store.update_task(task_id, **fields)
     logger = TaskLogger(task_dir=directory, task_id=task_id, store=store)
-    logger.log("INFO" if status == "completed" else "WARNING", f"task finished: {status}; "
+    logger.log("INFO" if status == TaskStatus.COMPLETED else "WARNING", f"task finished: {status}; "
                f"{len(outputs)} output files registered")
     logger.flush()
-    return {"success": status == "completed", **result}
+    return {"success": status == TaskStatus.COMPLETED, **result}
 
 
 def run_from_cli(args: Any) -> dict[str, Any]:
@@ -384,8 +402,8 @@ def _run_untracked(args: Any, raw: dict[str, Any], mode: ExecutionMode, step_nam
             ok = False
             break
     statuses = {s: results.get(s, {}).get("status", "pending") for s in steps}
-    return {"success": ok and all(v == "completed" for v in statuses.values()), "status": final_status(statuses),
-            "output_directory": str(directory), "steps": results}
+    return {"success": ok and all(v == StepStatus.COMPLETED for v in statuses.values()),
+            "status": final_status(statuses), "output_directory": str(directory), "steps": results}
 
 
 # -- the pieces an orchestrator (Airflow, DolphinScheduler through the CLI) runs as separate tasks ----------
@@ -427,7 +445,7 @@ def prepare_for_run(conf: dict[str, Any], *, dag_id: str, dag_run_id: str, sched
         try:
             plan_step_batches(task_id, "ddl_generation", store=store, log_to_file=False)
         except PipelineError:
-            store.update_task(task_id, status="failed", completed_at=datetime.now(UTC))
+            store.update_task(task_id, status=TaskStatus.FAILED, completed_at=datetime.now(UTC))
             raise
     return prepared.model_dump()
 
@@ -439,8 +457,8 @@ def claim_for_run(store: TaskStore, task_id: str, dag_run_id: str) -> None:
     one); a run started elsewhere claims it here, under the same lock and the same concurrency limit.
     """
     task = store.require_task(task_id)
-    if task.status == "in_progress":
-        if task.dag_run_id not in (None, dag_run_id):
+    if task.status == TaskStatus.IN_PROGRESS:
+        if not held_by_run(task, dag_run_id):
             raise TaskRunning(f"task {task_id} is already running in DAG run {task.dag_run_id}; "
                               "wait for it to finish (or let the maintenance DAG clear it if that run is gone)",
                               task_id=task_id, current_status=task.status, dag_run_id=task.dag_run_id)

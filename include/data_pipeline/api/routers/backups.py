@@ -11,6 +11,7 @@ from data_pipeline.api.ports import Principal
 from data_pipeline.errors import Conflict
 from data_pipeline.files.backup import list_backups, restore_backup, validate_backup_name
 from data_pipeline.files.task_dir import task_path
+from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import TaskStore
 
 
@@ -31,7 +32,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
     def restore(task_id: TaskIdPath, backup_name: str, user: Writer, store: Store) -> Any:
         task = load_task(store, task_id)
         validate_backup_name(backup_name)
-        if task.status == "in_progress":
+        if task.status == TaskStatus.IN_PROGRESS:
             raise Conflict(f"task {task_id} is running; restore when it has finished", current_status=task.status)
         result = restore_backup(task_path(task_id, must_exist=True), backup_name, task_id=task_id)
         store.add_log(task_id, "INFO", f"{user.name} restored {backup_name}: {len(result['restored_files'])} files")

@@ -25,6 +25,7 @@ from data_pipeline.files.task_dir import (
     resolve_file,
     task_path,
 )
+from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import TaskStore
 
 CHUNK = 256 * 1024
@@ -100,7 +101,7 @@ def build_router(read: Any, write: Any) -> APIRouter:
     def upload(task_id: TaskIdPath, user: Writer, store: Store, file: Annotated[UploadFile, File()],
                overwrite_mode: Annotated[Literal["backup", "replace", "skip"], Form()] = "backup") -> Any:
         task = load_task(store, task_id)
-        if task.status == "in_progress":
+        if task.status == TaskStatus.IN_PROGRESS:
             raise Conflict(f"task {task_id} is running; upload files when it has finished",
                            current_status=task.status)
         name = file.filename or ""

@@ -16,11 +16,12 @@ from data_pipeline.api.routers.files import read_upload
 from data_pipeline.errors import Conflict, InvalidInput
 from data_pipeline.files.table_list import decode_table_list, parse_table_list
 from data_pipeline.files.task_dir import TABLE_LIST_FILE, atomic_write_text, task_path
+from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import TaskRecord, TaskStore
 
 
 def _install(store: TaskStore, task: TaskRecord, text: str, user: Principal) -> dict[str, Any]:
-    if task.status == "in_progress":
+    if task.status == TaskStatus.IN_PROGRESS:
         raise Conflict(f"task {task.id} is running; change the table list when it has finished",
                        current_status=task.status)
     parsed = parse_table_list(text)
