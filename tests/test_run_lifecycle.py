@@ -173,3 +173,13 @@ def test_finalize_leaves_a_task_another_run_holds(store: TaskStore) -> None:
     with pytest.raises(Conflict, match="held by DAG run manual__owner"):
         finalize_task(task_id, store=store, dag_run_id="manual__stale")
     assert store.require_task(task_id).status == "in_progress"
+
+
+def test_every_task_of_the_pipeline_dag_fails_the_run_task_and_the_backup_fails_it_when_killed() -> None:
+    from data_pipeline_airflow.dag_factory import build_pipeline_dag
+    from data_pipeline_airflow.operators import PipelineTaskOperator
+
+    dag = build_pipeline_dag("data_pipeline_lifecycle_probe")
+    callbacks = {t.task_id: cb if isinstance(cb := t.on_failure_callback, list) else [cb] for t in dag.tasks}
+    assert "finalize" in callbacks and all(cbs == [fail_pipeline_task] for cbs in callbacks.values()), callbacks
+    assert isinstance(dag.get_task("backup_existing_files"), PipelineTaskOperator)
