@@ -278,9 +278,11 @@ def finalize_task(task_id: str, *, store: TaskStore | None = None, dag_run_id: s
     run holds by now is left alone.
     """
     store = store or default_store()
-    if dag_run_id is not None and not held_by_run(task := store.require_task(task_id), dag_run_id):
-        raise Conflict(f"task {task_id} is held by DAG run {task.dag_run_id}; run {dag_run_id} does not finalize it",
-                       task_id=task_id, dag_run_id=task.dag_run_id)
+    if dag_run_id is not None:
+        task = store.require_task(task_id)
+        if not held_by_run(task, dag_run_id):
+            raise Conflict(f"task {task_id} is held by DAG run {task.dag_run_id}; run {dag_run_id} does not "
+                           "finalize it", task_id=task_id, dag_run_id=task.dag_run_id)
     try:
         return _finalize(task_id, store)
     except Exception as exc:
