@@ -227,7 +227,7 @@ def execute_step(ctx: StepContext, step: str, function: Callable[[StepContext], 
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     if ctx.store and ctx.task_id and not continuing:
-        ctx.store.update_step(ctx.task_id, step, status="running", try_number=ctx.try_number,
+        ctx.store.update_step(ctx.task_id, step, status=StepStatus.RUNNING, try_number=ctx.try_number,
                               dag_run_id=ctx.dag_run_id, execution_id=ctx.execution_id)
     sctx.log.info(f"step {step} started (try {ctx.try_number})")
     error: str | None = None
@@ -246,7 +246,7 @@ def execute_step(ctx: StepContext, step: str, function: Callable[[StepContext], 
         error = result.error_message or f"{step} failed"
     sctx.write_json(f"{step}_result.json", result.model_dump(mode="json"))
     if ctx.store and ctx.task_id:
-        ctx.store.update_step(ctx.task_id, step, status=result.status, error_message=error,
+        ctx.store.update_step(ctx.task_id, step, status=StepStatus(result.status), error_message=error,
                               result=result.model_dump(mode="json", exclude={"errors"}))
         if error:
             ctx.store.update_task(ctx.task_id, error_message=error, error_step=step)
@@ -495,7 +495,7 @@ def plan_step_batches(task_id: str, step: str, *, store: TaskStore | None = None
         return list(range(len(module.plan_batches(ctx))))
     except Exception as exc:
         message = mask(exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}")
-        store.update_step(task_id, step, status="failed", error_message=message)
+        store.update_step(task_id, step, status=StepStatus.FAILED, error_message=message)
         store.update_task(task_id, error_message=message, error_step=step)
         ctx.log.error(f"{step} cannot start: {message}")
         ctx.log.flush()
@@ -515,21 +515,21 @@ def run_step_batch(task_id: str, step: str, batch: int, *, try_number: int = 1, 
     module = importlib.import_module(STEP_FUNCTIONS[step].split(":")[0])
     ctx = load_context(task_id, store=store, step=step, try_number=try_number, dag_run_id=dag_run_id)
     sctx = ctx.for_step(step)
-    store.update_step(task_id, step, status="running", try_number=try_number, dag_run_id=dag_run_id,
+    store.update_step(task_id, step, status=StepStatus.RUNNING, try_number=try_number, dag_run_id=dag_run_id,
                       execution_id=ctx.execution_id)
     sctx.log.info(f"{step} batch {batch} started (try {try_number})")
     try:
         batch_result = module.run_batch(sctx, batch)
     except Exception as exc:
         message = mask(exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}")
-        store.update_step(task_id, step, status="failed", error_message=f"batch {batch}: {message}")
+        store.update_step(task_id, step, status=StepStatus.FAILED, error_message=f"batch {batch}: {message}")
         store.update_task(task_id, error_message=message, error_step=step)
         sctx.log.error(f"batch {batch} of {step} failed: {message}")
         sctx.log.flush()
         raise StepFailed(f"{step} batch {batch} failed: {message}", step=step) from None
     out = batch_result.model_dump(mode="json", exclude={"errors"})
     if batch_result.status == "failed":
-        store.update_step(task_id, step, status="failed", error_message=batch_result.error_message)
+        store.update_step(task_id, step, status=StepStatus.FAILED, error_message=batch_result.error_message)
         raise StepFailed(f"{step} batch {batch} failed: {batch_result.error_message}", step=step)
     if module.batches_complete(sctx):
         merged = execute_step(ctx, step, function=module.merge, continuing=True)
