@@ -14,14 +14,13 @@ from typing import Any
 from dolphin_publisher.client import DolphinClient
 from dolphin_publisher.config import IntegrationConfig
 from dolphin_publisher.errors import NotFoundError, PublisherError
-from dolphin_publisher.models import InstanceRecord
+from dolphin_publisher.models import InstanceRecord, InstanceState
 from dolphin_publisher.remote import RemoteInstance
 from dolphin_publisher.repository import Database, Repo, Row
 from dolphin_publisher.rows import instance_from_row
 
 log = logging.getLogger(__name__)
 KEEP = 10
-FINISHED = frozenset({"SUCCESS", "FAILURE", "STOP", "PAUSE"})
 
 
 def _cache_row(instance: RemoteInstance, code: int) -> dict[str, Any]:
@@ -83,7 +82,7 @@ class HistorySync:
         failures = [
             {"workflow_id": workflow_id, "name": row["workflow_name"], "instance_id": i.id, "state": i.state,
              "start_time": i.start_time.isoformat(sep=" ") if i.start_time else None}
-            for i in page.items if i.state == "FAILURE" and before.get(i.id) != "FAILURE"
+            for i in page.items if i.state == InstanceState.FAILURE and before.get(i.id) != InstanceState.FAILURE
         ]
         for failure in failures:
             log.warning("DolphinScheduler instance %s of workflow %r failed", failure["instance_id"],

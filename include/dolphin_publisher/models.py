@@ -76,6 +76,32 @@ class TriggerSource(StrEnum):
     ROLLBACK = "rollback"
 
 
+class InstanceState(StrEnum):
+    """DolphinScheduler's state of a workflow instance, as its API spells it.
+
+    Instance records keep the state as the plain string DolphinScheduler sent: a newer server may
+    send one not listed here, which must not make an execution unreadable.
+    """
+
+    SUBMITTED_SUCCESS = "SUBMITTED_SUCCESS"
+    RUNNING_EXECUTION = "RUNNING_EXECUTION"
+    READY_PAUSE = "READY_PAUSE"
+    PAUSE = "PAUSE"
+    READY_STOP = "READY_STOP"
+    STOP = "STOP"
+    FAILURE = "FAILURE"
+    SUCCESS = "SUCCESS"
+    DELAY_EXECUTION = "DELAY_EXECUTION"
+    SERIAL_WAIT = "SERIAL_WAIT"
+    READY_BLOCK = "READY_BLOCK"
+    BLOCK = "BLOCK"
+    WAIT_TO_RUN = "WAIT_TO_RUN"
+
+    def is_terminal(self) -> bool:
+        """The instance stopped: it ends with an end time and changes only if someone restarts it."""
+        return self in (InstanceState.SUCCESS, InstanceState.FAILURE, InstanceState.STOP, InstanceState.PAUSE)
+
+
 class PublishStatus(StrEnum):
     UNPUBLISHED = "unpublished"
     DEPLOYED = "deployed"

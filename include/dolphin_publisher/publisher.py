@@ -34,7 +34,7 @@ from dolphin_publisher.errors import (
     PublisherError,
     WorkflowValidationError,
 )
-from dolphin_publisher.models import PublishOperation, PublishRecord, RecordStatus, WorkflowSnapshot
+from dolphin_publisher.models import InstanceState, PublishOperation, PublishRecord, RecordStatus, WorkflowSnapshot
 from dolphin_publisher.remote import RemoteDefinition
 from dolphin_publisher.repository import Database, Repo, Row
 from dolphin_publisher.rows import record_from_row
@@ -359,7 +359,7 @@ class Publisher:
         now = datetime.now().replace(microsecond=0)
         with self.db.transaction() as repo:
             repo.upsert_instances(workflow_id, [
-                {"instance_id": i, "engine_workflow_code": code, "name": None, "state": "SUBMITTED_SUCCESS",
+                {"instance_id": i, "engine_workflow_code": code, "name": None, "state": InstanceState.SUBMITTED_SUCCESS,
                  "command_type": "START_PROCESS", "start_time": now, "end_time": None, "duration": None,
                  "run_times": 1, "host": None, "executor_name": None, "started_by": operator,
                  "raw": {"startParams": json.dumps(params or {})}}

@@ -16,6 +16,7 @@ import httpx
 
 from data_pipeline import config
 from data_pipeline.schema import demo_db
+from data_pipeline.tasks.status import StepStatus, TaskStatus
 from data_pipeline.tasks.store import TaskStore
 from local_stack import components
 from local_stack.airflow_env import ADMIN_USER, local_airflow
@@ -81,7 +82,7 @@ def main(port: int | None = None, keep_running: bool = False) -> int:
         else:
             stack.stop()
     say(f"demo finished in {time.monotonic() - started:.0f}s")
-    return 0 if detail["status"] == "completed" else 1
+    return 0 if detail["status"] == TaskStatus.COMPLETED else 1
 
 
 def follow(client: httpx.Client, task_id: str, stack: components.RunningStack, timeout: float = 1800) -> dict:
@@ -92,13 +93,13 @@ def follow(client: httpx.Client, task_id: str, stack: components.RunningStack, t
         detail = call(client, "GET", f"/tasks/{task_id}")
         steps = " ".join(
             f"{s['step_name']}={s['status']}" + (f"({s['progress_done']}/{s['progress_total']})"
-                                                 if s["status"] == "running" and s["progress_total"] else "")
+                                                 if s["status"] == StepStatus.RUNNING and s["progress_total"] else "")
             for s in detail["steps"])
         line = f"    {detail['status']:<12} {detail['progress']:>3}%  {steps}"
         if line != last:
             say(line)
             last = line
-        if detail["status"] in ("completed", "partial_completed", "failed"):
+        if TaskStatus(detail["status"]).is_terminal():
             return detail
         time.sleep(2)
     raise TimeoutError(f"task {task_id} did not finish in {timeout:.0f}s")

@@ -19,6 +19,7 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from data_pipeline.steps import registry
 from data_pipeline.tasks.ids import TASK_ID_PATTERN
 from data_pipeline.workflow.graph import Node, PipelineGraph, pipeline_graph
+from data_pipeline_airflow.callbacks import fail_pipeline_task
 
 TRAINING_DATA = Asset(name="text2sql_training_data", uri="pgvector://data_pipeline/text2sql_training_data")
 OUTLETS: dict[str, list[Asset]] = {"training_load": [TRAINING_DATA]}
@@ -100,7 +101,8 @@ def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: di
         start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
         catchup=False,
         params=pipeline_params(defaults),
-        default_args={"retries": 2, "retry_delay": timedelta(seconds=15), "retry_exponential_backoff": 2.0},
+        default_args={"retries": 2, "retry_delay": timedelta(seconds=15), "retry_exponential_backoff": 2.0,
+                      "on_failure_callback": fail_pipeline_task},
         max_active_runs=4,
         tags=tags or ["data_pipeline", "text2sql"],
         doc_md=_DOC.format(chain=graph.chain_text()),
@@ -129,7 +131,7 @@ def _add_tasks(graph: PipelineGraph, *, dag_id: str, scheduled: bool) -> None:
         task_id = pipeline_task_id or ctx["params"].get("task_id")
         if not task_id:
             raise AirflowFailException("prepare failed before a task existed; see the prepare task log")
-        result = finalize_task(task_id)
+        result = finalize_task(task_id, dag_run_id=ctx["run_id"])
         if result["status"] != "completed":
             failed = ", ".join(k for k, v in result["steps"].items() if v["status"] == "failed") or "-"
             not_run = ", ".join(result["not_run"]) or "-"

@@ -1,4 +1,4 @@
-"""``BackupTaskFilesOperator`` and ``DeleteTaskDirectoryOperator``."""
+"""Operators of the pipeline DAGs; a ``PipelineTaskOperator`` fails its pipeline task when killed for good."""
 
 from __future__ import annotations
 
@@ -9,7 +9,27 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
 
-class BackupTaskFilesOperator(BaseOperator):
+class PipelineTaskOperator(BaseOperator):
+    """An operator of a pipeline DAG: when killed for good, the pipeline task fails at once.
+
+    ``on_kill`` runs in the task's process on SIGTERM (the run or task marked failed, a timeout)
+    and gets no context, so ``execute`` keeps the task instance and the pipeline task id for it.
+    """
+
+    pipeline_task_id: str | None = None
+
+    def remember_run(self, context: Any) -> None:
+        self._killed_ti = context["ti"]
+
+    def on_kill(self) -> None:
+        from data_pipeline_airflow.callbacks import fail_killed_task
+
+        ti = getattr(self, "_killed_ti", None)
+        if ti is not None:
+            fail_killed_task(ti, pipeline_task_id=self.pipeline_task_id or None)
+
+
+class BackupTaskFilesOperator(PipelineTaskOperator):
     """Before a complete run, move the previous run's files into ``file_bak_<timestamp>``.
 
     Skipped in step mode. A file that cannot be moved is recorded in ``backup_info.json`` and the
@@ -27,6 +47,7 @@ class BackupTaskFilesOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from data_pipeline.workflow.pipeline import backup_before_run
 
+        self.remember_run(context)
         if self.execution_mode != "complete":
             raise AirflowSkipException(f"execution mode is {self.execution_mode}: no backup in step mode")
         summary = backup_before_run(self.pipeline_task_id)

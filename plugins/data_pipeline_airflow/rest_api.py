@@ -24,6 +24,7 @@ from data_pipeline import config
 from data_pipeline.api.app import create_app
 from data_pipeline.api.ports import Access, Credentials, Principal
 from data_pipeline.errors import UpstreamError
+from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import TaskRecord
 
 DAG_ID = "data_pipeline"
@@ -130,7 +131,7 @@ class AirflowRunLauncher:
         if response.status_code >= 400:
             return "unknown"
         state = str(response.json().get("state"))
-        if state in ("queued", "running") and task.status != "in_progress":
+        if state in ("queued", "running") and task.status != TaskStatus.IN_PROGRESS:
             # A finished pipeline whose run still awaits the scheduler's bookkeeping is not active; a run
             # whose tasks were cleared to run again is. The run's unfinished task instances tell them apart.
             unfinished = httpx.get(f"{run_url}/taskInstances",

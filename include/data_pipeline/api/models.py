@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from data_pipeline.tasks.parameters import StepName, StepNumber, TaskOptions
+from data_pipeline.tasks.status import TaskStatus
 
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refused as invalid input, not failed on as 500
 
@@ -94,7 +95,7 @@ class LogQuery(BaseModel):
 class TaskQueryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    status: list[Literal["pending", "in_progress", "partial_completed", "completed", "failed"]] | None = None
+    status: list[TaskStatus] | None = None
     task_type: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
     created_by: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
     db_name: str | None = Field(default=None, max_length=100, pattern=NO_NUL)

@@ -17,6 +17,7 @@ from data_pipeline import config
 from data_pipeline.errors import InvalidInput, PipelineError, TaskNotFound, TaskRunning
 from data_pipeline.files.task_dir import directory_stats, human_size, task_path
 from data_pipeline.tasks.ids import validate_task_id
+from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import TaskRecord, TaskStore
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def require_confirm(confirm: object) -> None:
 
 
 def is_running(task: TaskRecord, active_run: ActiveRunCheck | None) -> bool:
-    return task.status == "in_progress" or bool(active_run and active_run(task))
+    return task.status == TaskStatus.IN_PROGRESS or bool(active_run and active_run(task))
 
 
 def delete_task(

@@ -11,6 +11,7 @@ from data_pipeline import config
 from data_pipeline.files.deletion import delete_tasks
 from data_pipeline.files.task_dir import data_dir, directory_stats, human_size
 from data_pipeline.tasks.ids import TASK_ID_PATTERN
+from data_pipeline.tasks.status import StepStatus, TaskStatus
 from data_pipeline.tasks.store import TaskStore
 
 RunStateLookup = Callable[[str, str], "str | None"]  # (dag_id, run_id) -> state, None when the run is gone
@@ -41,9 +42,9 @@ def reconcile_stuck_tasks(store: TaskStore, run_state: RunStateLookup, *, timeou
             continue
         message = f"marked failed by maintenance: {reason}"
         for step in store.get_steps(task.id):
-            if step.status in ("running", "pending"):
-                store.update_step(task.id, step.step_name, status="failed", error_message=message)
-        store.update_task(task.id, status="failed", error_message=message, completed_at=now)
+            if step.status.is_unfinished():
+                store.update_step(task.id, step.step_name, status=StepStatus.FAILED, error_message=message)
+        store.update_task(task.id, status=TaskStatus.FAILED, error_message=message, completed_at=now)
         store.add_log(task.id, "ERROR", message, module=__name__, function="reconcile_stuck_tasks")
         fixed.append({"task_id": task.id, "reason": reason, "dag_run_id": task.dag_run_id})
     return fixed

@@ -13,6 +13,7 @@ from data_pipeline.steps import registry
 from data_pipeline.steps.context import StepContext, StepResult
 from data_pipeline.tasks.log import TaskLogger
 from data_pipeline.tasks.parameters import TaskParameters
+from data_pipeline.tasks.status import StepStatus
 from data_pipeline.tasks.store import TaskStore, default_store
 
 
@@ -45,7 +46,7 @@ def execute_step(ctx: StepContext, step: str, function: Callable[[StepContext], 
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     if ctx.store and ctx.task_id and not continuing:
-        ctx.store.update_step(ctx.task_id, step, status="running", try_number=ctx.try_number,
+        ctx.store.update_step(ctx.task_id, step, status=StepStatus.RUNNING, try_number=ctx.try_number,
                               dag_run_id=ctx.dag_run_id, execution_id=ctx.execution_id)
     sctx.log.info(f"step {step} started (try {ctx.try_number})")
     error: str | None = None

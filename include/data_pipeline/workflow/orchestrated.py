@@ -13,8 +13,10 @@ from data_pipeline.errors import InvalidInput, PipelineError, StepFailed, TaskRu
 from data_pipeline.secrets_mask import mask
 from data_pipeline.steps import registry
 from data_pipeline.tasks.parameters import TaskParameters
+from data_pipeline.tasks.status import StepStatus, TaskStatus
 from data_pipeline.tasks.store import TaskStore, default_store
 from data_pipeline.workflow.execution import execute_step, load_context
+from data_pipeline.workflow.lifecycle import held_by_run
 from data_pipeline.workflow.preparation import create_task_from_parameters, normalise_mode, prepare_task
 
 SECRET_CONF_KEYS = ("db_connection", "password", "db_password", "api_key", "token")
@@ -56,7 +58,7 @@ def prepare_for_run(conf: dict[str, Any], *, dag_id: str, dag_run_id: str, sched
             try:
                 plan_step_batches(task_id, step, store=store, log_to_file=False)
             except PipelineError:
-                store.update_task(task_id, status="failed", completed_at=datetime.now(UTC))
+                store.update_task(task_id, status=TaskStatus.FAILED, completed_at=datetime.now(UTC))
                 raise
     return prepared.model_dump()
 
@@ -68,8 +70,8 @@ def claim_for_run(store: TaskStore, task_id: str, dag_run_id: str) -> None:
     one); a run started elsewhere claims it here, under the same lock and the same concurrency limit.
     """
     task = store.require_task(task_id)
-    if task.status == "in_progress":
-        if task.dag_run_id not in (None, dag_run_id):
+    if task.status == TaskStatus.IN_PROGRESS:
+        if not held_by_run(task, dag_run_id):
             raise TaskRunning(f"task {task_id} is already running in DAG run {task.dag_run_id}; "
                               "wait for it to finish (or let the maintenance DAG clear it if that run is gone)",
                               task_id=task_id, current_status=task.status, dag_run_id=task.dag_run_id)
@@ -79,7 +81,7 @@ def claim_for_run(store: TaskStore, task_id: str, dag_run_id: str) -> None:
 
 def is_selected(task_id: str, step: str, *, store: TaskStore | None = None) -> bool:
     store = store or default_store()
-    return next(s.status for s in store.get_steps(task_id) if s.step_name == step) != "skipped"
+    return next(s.status for s in store.get_steps(task_id) if s.step_name == step) != StepStatus.SKIPPED
 
 
 def run_step_for_run(task_id: str, step: str, *, try_number: int = 1, dag_run_id: str | None = None,
@@ -104,7 +106,7 @@ def plan_step_batches(task_id: str, step: str, *, store: TaskStore | None = None
         return list(range(len(implementation.plan_batches(ctx))))
     except Exception as exc:
         message = mask(exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}")
-        store.update_step(task_id, step, status="failed", error_message=message)
+        store.update_step(task_id, step, status=StepStatus.FAILED, error_message=message)
         store.update_task(task_id, error_message=message, error_step=step)
         ctx.log.error(f"{step} cannot start: {message}")
         ctx.log.flush()
@@ -124,21 +126,21 @@ def run_step_batch(task_id: str, step: str, batch: int, *, try_number: int = 1, 
     implementation = registry.get(step).load_batched()
     ctx = load_context(task_id, store=store, step=step, try_number=try_number, dag_run_id=dag_run_id)
     sctx = ctx.for_step(step)
-    store.update_step(task_id, step, status="running", try_number=try_number, dag_run_id=dag_run_id,
+    store.update_step(task_id, step, status=StepStatus.RUNNING, try_number=try_number, dag_run_id=dag_run_id,
                       execution_id=ctx.execution_id)
     sctx.log.info(f"{step} batch {batch} started (try {try_number})")
     try:
         batch_result = implementation.run_batch(sctx, batch)
     except Exception as exc:
         message = mask(exc.message if isinstance(exc, PipelineError) else f"{type(exc).__name__}: {exc}")
-        store.update_step(task_id, step, status="failed", error_message=f"batch {batch}: {message}")
+        store.update_step(task_id, step, status=StepStatus.FAILED, error_message=f"batch {batch}: {message}")
         store.update_task(task_id, error_message=message, error_step=step)
         sctx.log.error(f"batch {batch} of {step} failed: {message}")
         sctx.log.flush()
         raise StepFailed(f"{step} batch {batch} failed: {message}", step=step) from None
     out = batch_result.model_dump(mode="json", exclude={"errors"})
     if batch_result.status == "failed":
-        store.update_step(task_id, step, status="failed", error_message=batch_result.error_message)
+        store.update_step(task_id, step, status=StepStatus.FAILED, error_message=batch_result.error_message)
         raise StepFailed(f"{step} batch {batch} failed: {batch_result.error_message}", step=step)
     if implementation.batches_complete(sctx):
         merged = execute_step(ctx, step, function=implementation.merge, continuing=True)

@@ -21,6 +21,7 @@ from data_pipeline.secrets_mask import mask
 from data_pipeline.steps import registry
 from data_pipeline.tasks.log import TaskLogger
 from data_pipeline.tasks.parameters import ExecutionMode, TaskParameters
+from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import CreatedBy, TaskStore, default_store
 
 PENDING_CONFIG = "task_config.next.json"
@@ -138,8 +139,8 @@ def prepare_task(
     if dag_run_id:
         fields["dag_run_id"] = dag_run_id
         fields["dag_id"] = dag_id
-    if task.status != "in_progress":
-        fields.update(status="in_progress", started_at=datetime.now(UTC), progress=0)
+    if task.status != TaskStatus.IN_PROGRESS:
+        fields.update(status=TaskStatus.IN_PROGRESS, started_at=datetime.now(UTC), progress=0)
     store.update_task(task_id, **fields)
     logger = TaskLogger(task_dir=directory if mode == "step" else None, task_id=task_id, store=store)
     logger.info(f"prepared {mode} run of {', '.join(steps)}" + (f" (DAG run {dag_run_id})" if dag_run_id else ""))

@@ -20,10 +20,9 @@ from data_pipeline.files.task_dir import TABLE_LIST_FILE, task_path
 from data_pipeline.steps import registry
 from data_pipeline.tasks.ids import validate_task_id
 from data_pipeline.tasks.parameters import TaskParameters
+from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import TaskRecord, TaskStore
 from data_pipeline.workflow.pipeline import normalise_mode
-
-RUNNING = "in_progress"
 
 
 @dataclass(frozen=True)
@@ -113,6 +112,6 @@ def while_not_running(store: TaskStore, task_id: str, change: str) -> Iterator[T
         if row is None:
             raise TaskNotFound(f"task not found: {task_id}", task_id=task_id)
         task = TaskRecord.model_validate(row)
-        if row["status"] == RUNNING:
+        if row["status"] == TaskStatus.IN_PROGRESS:
             raise Conflict(f"task {task_id} is running; {change} when it has finished", current_status=row["status"])
         yield task
