@@ -15,10 +15,22 @@ from platform_db import embedded
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-# Tests sharing one session-wide real Airflow (started by their folder's conftest) must run on one
-# worker, or each worker would start an Airflow of its own: `--dist loadgroup` (set in the Makefile)
-# keeps each xdist_group on one worker.
-AIRFLOW_GROUPS = {"tests/api/": "live_airflow_api", "tests/dag_runs/": "live_airflow_dags"}
+# The live api-server tests share one session-wide real Airflow (started by their folder's conftest)
+# and must run on one worker, or each worker would start an Airflow of its own: `--dist loadgroup`
+# (set in the Makefile) keeps each xdist_group on one worker. The `airflow dags test` files only share
+# an Airflow home and metadata database, cheap to make: a group per file lets them run side by side.
+AIRFLOW_GROUPS = {"tests/api/": "live_airflow_api"}
+PER_FILE_GROUPS = ("tests/dag_runs/",)
+
+
+def xdist_group_of(nodeid: str) -> str | None:
+    for folder, group in AIRFLOW_GROUPS.items():
+        if nodeid.startswith(folder):
+            return group
+    for folder in PER_FILE_GROUPS:
+        if nodeid.startswith(folder):
+            return "live_airflow_" + nodeid.split("::", 1)[0].removeprefix(folder).removesuffix(".py")
+    return None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -29,9 +41,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     parallel = hasattr(config, "workerinput")
     for item in items:
-        for folder, group in AIRFLOW_GROUPS.items():
-            if item.nodeid.startswith(folder):
-                item.add_marker(pytest.mark.xdist_group(name=group))
+        group = xdist_group_of(item.nodeid)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(name=group))
         if parallel and item.get_closest_marker("restarts_postgres"):
             item.add_marker(pytest.mark.skip(reason="restarts PostgreSQL: run alone, pytest -m restarts_postgres"))
 

@@ -196,6 +196,9 @@ class Limits(EnvSettings):
     max_tables: int = Field(1000, alias="DATA_PIPELINE_MAX_TABLES", description="Most tables one task may list.")
     max_batch_delete: int = Field(100, alias="DATA_PIPELINE_MAX_BATCH_DELETE",
                                   description="Most tasks one batch-delete request may name.")
+    task_retry_delay_seconds: float = Field(15.0, ge=0, le=3600, alias="DATA_PIPELINE_TASK_RETRY_DELAY_SECONDS",
+                                            description="Wait before Airflow retries a failed pipeline task "
+                                                        "(doubles with each retry); read when the DAG is parsed.")
 
 
 def limits() -> Limits:

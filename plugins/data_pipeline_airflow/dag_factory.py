@@ -16,6 +16,7 @@ import pendulum
 from airflow.sdk import DAG, Asset, Param, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
+from data_pipeline import config
 from data_pipeline.steps import registry
 from data_pipeline.tasks.ids import TASK_ID_PATTERN
 from data_pipeline.workflow.graph import Node, PipelineGraph, pipeline_graph
@@ -101,8 +102,8 @@ def build_pipeline_dag(dag_id: str, *, schedule: str | None = None, defaults: di
         start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
         catchup=False,
         params=pipeline_params(defaults),
-        default_args={"retries": 2, "retry_delay": timedelta(seconds=15), "retry_exponential_backoff": 2.0,
-                      "on_failure_callback": fail_pipeline_task},
+        default_args={"retries": 2, "retry_delay": timedelta(seconds=config.limits().task_retry_delay_seconds),
+                      "retry_exponential_backoff": 2.0, "on_failure_callback": fail_pipeline_task},
         max_active_runs=4,
         tags=tags or ["data_pipeline", "text2sql"],
         doc_md=_DOC.format(chain=graph.chain_text()),

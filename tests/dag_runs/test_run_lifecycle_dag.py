@@ -25,9 +25,10 @@ def test_final_failure_of_a_step_fails_the_task_within_seconds(runner: DagRunner
     (runner.data_dir / task_id / "bss_company.ddl").mkdir()  # the step cannot write its output: a hard failure
     conf = {"task_id": task_id, "execution_mode": "step", "step_name": "ddl_generation"}
     log_path = tmp_path / "dags_test.log"
+    env = runner.env(DATA_PIPELINE_TASK_RETRY_DELAY_SECONDS="1")  # the retries themselves matter, not their wait
     with log_path.open("wb") as log_file:  # a file, not a pipe: nobody reads while the run writes
         proc = subprocess.Popen([runner.airflow.bin, "dags", "test", "data_pipeline", "-c", json.dumps(conf)],
-                                env=runner.airflow.env, stdout=log_file, stderr=subprocess.STDOUT)
+                                env=env, stdout=log_file, stderr=subprocess.STDOUT)
     seen: list[tuple[float, str, int, str | None]] = []  # (time, task status, ddl try, error) at each change
     while proc.poll() is None:
         task = runner.store.require_task(task_id)
