@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -70,6 +71,12 @@ def pytest_collection_modifyitems_group_ids(config: pytest.Config, items: list[p
         item._id = type(item.id).parse(item.nodeid + suffix)
         if not item.nodeid.endswith(suffix):
             item.warn(pytest.PytestWarning("xdist_group ignored: this pytest/pytest-xdist pair drops the group"))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Handlers that imported Airflow (or a CLI's basicConfig) bound to pytest's captured streams outlive them;
+    the embedded server's exit-time log lines must not print tracebacks about a closed file."""
+    logging.raiseExceptions = False
 
 
 def new_database(prefix: str = "dp_test") -> str:
