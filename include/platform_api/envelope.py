@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from platform_api.errors import ServiceError
 from platform_db import redact_dsn
+from platform_db.settings import SettingsError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -150,6 +151,12 @@ def install_error_handlers(app: FastAPI, redact: Callable[[str], str] = redact_d
         first = problems[0] if problems else {"field": "", "problem": "invalid value"}
         return error(400, redact(f"invalid value: {first['field'] or 'input'}: {first['problem']}"), "VALIDATION_ERROR",
                      data={"errors": problems})
+
+    @app.exception_handler(SettingsError)
+    async def _settings_error(_: Request, exc: SettingsError) -> JSONResponse:
+        # The operator's setting is wrong, not the request: unavailable until fixed, and the message says what.
+        log.error("misconfigured: %s", redact(exc.message))
+        return error(503, redact(f"the server is misconfigured: {exc.message}"), "CONFIGURATION_ERROR")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

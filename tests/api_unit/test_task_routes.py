@@ -214,3 +214,12 @@ def test_an_app_without_its_hosts_auth_is_closed(client: TestClient, task_app: A
     task_app.dependency_overrides.pop(deps.read_access)
     body = envelope(client.get(f"{API}/tasks", headers=READER), 401)
     assert body["error_code"] == "UNAUTHORIZED"
+
+
+def test_a_misconfigured_setting_is_a_503_naming_it(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATA_PIPELINE_MAX_CONCURRENT_TASKS", "many")
+    answer = client.get(f"{API}/tasks/active", headers=READER)
+    assert answer.status_code == 503, answer.text
+    body = answer.json()
+    assert body["error_code"] == "CONFIGURATION_ERROR"
+    assert "DATA_PIPELINE_MAX_CONCURRENT_TASKS" in body["message"]
