@@ -56,3 +56,23 @@ def test_every_route_declares_the_bearer_token(task_app: FastAPI, workflow_app: 
                 "description"]}
         for method, path, op in operations(doc):
             assert op.get("security") == [{"AirflowToken": []}], (method, path)
+
+
+def test_docs_pages_load_their_assets_from_the_app_not_a_cdn(task_app: FastAPI, workflow_app: FastAPI) -> None:
+    """An Airflow without internet access still shows the docs: page, script and style come from the app."""
+    from fastapi.testclient import TestClient
+
+    for prefix, app in (("/api/v0/data_pipeline", task_app), ("/api/v1", workflow_app)):
+        with TestClient(app, root_path=prefix) as client:
+            page = client.get("/docs")
+            assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+            assert "://" not in page.text, page.text  # no CDN, no outside favicon
+            assert f"'{prefix}/openapi.json'" in page.text or f'"{prefix}/openapi.json"' in page.text
+            for name, kind, marker in (("swagger-ui-bundle.js", "javascript", "SwaggerUIBundle"),
+                                       ("swagger-ui.css", "text/css", ".swagger-ui")):
+                assert f"{prefix}/docs/assets/{name}" in page.text
+                asset = client.get(f"/docs/assets/{name}")
+                assert asset.status_code == 200 and kind in asset.headers["content-type"]
+                assert marker in asset.text and len(asset.content) > 100_000
+            assert client.get("/docs/assets/..%2Fmain.py").status_code == 404
+            assert client.get("/docs/assets/main.py").status_code == 404

@@ -12,6 +12,7 @@ from data_pipeline.api.routers import backups, files, logs, table_list, tasks, v
 from data_pipeline.secrets_mask import mask
 from data_pipeline.tasks.store import TaskStore
 from platform_api.auth import bind_access
+from platform_api.docs import install_docs
 from platform_api.envelope import install_error_handlers, without_unused_422
 
 DESCRIPTION = """
@@ -28,7 +29,7 @@ def create_app(access: AccessControl, launcher: RunLauncher, *, store: TaskStore
                prefix: str = "") -> FastAPI:
     """The app with ``access`` and ``launcher`` bound as dependency overrides (and ``store`` if given)."""
     app = FastAPI(title="Data Pipeline task API", version=__version__, description=DESCRIPTION,
-                  docs_url="/docs", redoc_url=None, openapi_url="/openapi.json")
+                  docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     install_error_handlers(app, redact=mask)
     app.add_middleware(BodyLimitMiddleware)
     for module in (tasks, logs, files, table_list, backups, vectors):
@@ -41,4 +42,5 @@ def create_app(access: AccessControl, launcher: RunLauncher, *, store: TaskStore
     if store is not None:
         app.dependency_overrides[get_store] = lambda: store
     without_unused_422(app)
+    install_docs(app)
     return app

@@ -12,6 +12,7 @@ from dolphin_publisher.api.tasks import router as tasks_router
 from dolphin_publisher.api.workflows import router as workflows_router
 from dolphin_publisher.runtime import Runtime
 from platform_api.auth import AccessControl, bind_access
+from platform_api.docs import install_docs
 from platform_api.envelope import install_error_handlers, without_unused_422
 
 DESCRIPTION = ("Platform workflows with versions, published to DolphinScheduler. Every route needs Airflow "
@@ -21,7 +22,7 @@ DESCRIPTION = ("Platform workflows with versions, published to DolphinScheduler.
 def create_app(access: AccessControl, *, runtime_factory: Callable[[], Runtime] | None = None,
                prefix: str = "") -> FastAPI:
     """The app with ``access`` bound as dependency overrides, and ``runtime_factory`` if given."""
-    app = FastAPI(title="Workflow platform API", version="1", description=DESCRIPTION, docs_url="/docs",
+    app = FastAPI(title="Workflow platform API", version="1", description=DESCRIPTION, docs_url=None,
                   redoc_url=None, openapi_url="/openapi.json")
     install_error_handlers(app)
     for router in (workflows_router, remote_router, tasks_router):
@@ -30,4 +31,5 @@ def create_app(access: AccessControl, *, runtime_factory: Callable[[], Runtime] 
     if runtime_factory is not None:
         app.dependency_overrides[get_runtime] = runtime_factory
     without_unused_422(app)
+    install_docs(app)
     return app
