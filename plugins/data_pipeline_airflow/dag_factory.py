@@ -46,43 +46,63 @@ def _task_doc(node: Node) -> str:
 
 
 def pipeline_params(defaults: dict[str, Any] | None = None) -> dict[str, Param]:
+    """The trigger form. Only what every run needs is required; the fields for a new task may stay empty
+    (Airflow's form treats a type without ``null`` as required and an empty list or text as missing)."""
     d = {
-        "task_id": None, "execution_mode": "complete", "step_name": None, "db_conn_id": None, "table_list": [],
-        "business_context": "", "enable_sql_validation": True, "enable_llm_repair": True,
+        "task_id": None, "execution_mode": "complete", "step_name": None, "db_conn_id": None, "table_list": None,
+        "business_context": None, "enable_sql_validation": True, "enable_llm_repair": True,
         "modify_original_file": True, "enable_training_data_load": True, "backup_vector_tables": False,
         "truncate_vector_tables": False, "batch_size": 50,
     }
     d.update(defaults or {})
-    task_section, db_section, opt_section = "Task", "Business database", "Options"
+    task_section, db_section, opt_section = "Task", "Business database (new tasks)", "Options (new tasks)"
+    steps = registry.all_steps()
+    step_display = {"null": "— (complete workflow: every enabled step)"}
+    step_display.update({s.name: f"{s.number}. {s.title}" for s in steps})
     return {
         "task_id": Param(d["task_id"], type=["null", "string"], pattern=TASK_ID_PATTERN, title="Task id",
                          section=task_section,
-                         description_md="An existing task (`task_YYYYMMDD_HHMMSS`). Empty: create a new task."),
+                         description_md="An existing task (`task_YYYYMMDD_HHMMSS`): runs it with its stored "
+                                        "settings, and the fields below are ignored. Empty: create a new task "
+                                        "from the fields below."),
         "execution_mode": Param(d["execution_mode"], type="string", enum=["complete", "step"], title="Execution mode",
                                 section=task_section, values_display={"complete": "Complete workflow",
                                                                       "step": "One step"},
-                                description="complete runs every enabled step; step runs only the step below."),
+                                description="Complete runs every enabled step and first moves earlier outputs "
+                                            "to a backup folder; One step runs only the step below."),
         "step_name": Param(d["step_name"], type=["null", "string"], enum=[None, *registry.step_names()], title="Step",
-                           section=task_section, description="Required in step mode."),
+                           section=task_section, values_display=step_display,
+                           description="The step to run when the execution mode is One step."),
         "db_conn_id": Param(d["db_conn_id"], type=["null", "string"], title="Business DB connection",
                             section=db_section,
-                            description="Airflow connection id of the business PostgreSQL database (new tasks)."),
-        "table_list": Param(d["table_list"], type="array", items={"type": "string"}, title="Tables",
+                            description_md="Id of the Airflow connection (Admin → Connections) to the business "
+                                           "PostgreSQL database whose tables are documented, e.g. `highway_demo` "
+                                           "for the demo database."),
+        "table_list": Param(d["table_list"], type=["null", "array"], items={"type": "string"}, title="Tables",
                             section=db_section,
-                            description="Tables to process, table or schema.table, one per entry (new tasks)."),
-        "business_context": Param(d["business_context"], type="string", maxLength=4000, title="Business context",
-                                  section=db_section, description="What the business is about; used in prompts."),
+                            description="Tables to process, one per line: table or schema.table."),
+        "business_context": Param(d["business_context"], type=["null", "string"], maxLength=4000,
+                                  title="Business context", section=db_section,
+                                  description="What the business is about, in a sentence or two; the prompts "
+                                              "use it for comments, themes and questions."),
         "enable_sql_validation": Param(d["enable_sql_validation"], type="boolean", title="Validate SQL",
-                                       section=opt_section),
+                                       section=opt_section,
+                                       description="Check every generated SQL with EXPLAIN on the business "
+                                                   "database (nothing is executed)."),
         "enable_llm_repair": Param(d["enable_llm_repair"], type="boolean", title="Repair invalid SQL with the LLM",
-                                   section=opt_section),
+                                   section=opt_section,
+                                   description="Ask the LLM to fix SQL that fails validation (needs an LLM)."),
         "modify_original_file": Param(d["modify_original_file"], type="boolean", title="Rewrite the pair file",
                                       section=opt_section,
                                       description="Replace repaired SQL, drop unrepairable pairs (a backup is kept)."),
         "enable_training_data_load": Param(d["enable_training_data_load"], type="boolean", title="Load training data",
-                                           section=opt_section),
+                                           section=opt_section,
+                                           description="Embed the DDL, documentation and question/SQL pairs into "
+                                                       "the vector store the assistant reads."),
         "backup_vector_tables": Param(d["backup_vector_tables"], type="boolean", title="Back up vector tables",
-                                      section=opt_section),
+                                      section=opt_section,
+                                      description="Copy the vector tables to CSV files in the task folder before "
+                                                  "loading."),
         "truncate_vector_tables": Param(d["truncate_vector_tables"], type="boolean", title="Empty vector tables first",
                                         section=opt_section, description="Implies a backup."),
         "batch_size": Param(d["batch_size"], type="integer", minimum=1, maximum=1000, title="Batch size",
@@ -119,10 +139,16 @@ def _add_tasks(graph: PipelineGraph, *, dag_id: str, scheduled: bool) -> None:
 
     @task(multiple_outputs=True, retries=1, doc_md=_task_doc(graph.node("prepare")))
     def prepare() -> dict[str, Any]:
+        from data_pipeline.errors import PipelineError
         from data_pipeline.workflow.pipeline import prepare_for_run
 
         ctx = get_current_context()
-        return prepare_for_run(dict(ctx["params"]), dag_id=dag_id, dag_run_id=ctx["run_id"], scheduled=scheduled)
+        try:
+            return prepare_for_run(dict(ctx["params"]), dag_id=dag_id, dag_run_id=ctx["run_id"], scheduled=scheduled)
+        except PipelineError as exc:
+            if exc.http_status < 500:  # the request or the configuration is wrong: a retry cannot help
+                raise AirflowFailException(exc.message) from None
+            raise
 
     @task(trigger_rule="all_done", retries=1, doc_md=_task_doc(graph.node("finalize")))
     def finalize(pipeline_task_id: str | None) -> dict[str, Any]:
