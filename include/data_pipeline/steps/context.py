@@ -54,6 +54,8 @@ class StepContext:
     try_number: int = 1
     dag_run_id: str | None = None
     db_password: str | None = field(default=None, repr=False)
+    run_key: str | None = None
+    """Which run of the task this is (the claim's start time): per-item state resumes only within one run."""
     generator_override: Generator | None = None
     embedder_override: Embedder | None = None
     _business_db: BusinessDatabase | None = field(default=None, repr=False)
@@ -96,7 +98,7 @@ class StepContext:
         return ctx
 
     def state(self, step: str, scope: str = "all") -> StepState:
-        return StepState(self.task_dir, step, scope, max_retries=self.params.max_retries)
+        return StepState(self.task_dir, step, scope, max_retries=self.params.max_retries, run_key=self.run_key)
 
     def progress(self, done: int, total: int, *, what: str = "items", force: bool = False) -> None:
         self.log.progress(done, total, force=force, what=what)

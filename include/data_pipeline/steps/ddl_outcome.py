@@ -45,7 +45,7 @@ def tally_tables(ctx: StepContext, plan: Plan, *, verify: bool = True, loaded: d
             state = ctx.state(STEP, batch_scope(index))
             info = state.load()
         states.append(state)
-        if info is None or info.fingerprint != batch_fingerprint(ctx, plan, refs):
+        if info is None or info.fingerprint != state.key(batch_fingerprint(ctx, plan, refs)):
             tally.unfinished.extend(f"{r.qualified} (batch {index} has not run)" for r in refs)
             continue
         batch_result = (results or {}).get(index) or _read_batch_result(state)

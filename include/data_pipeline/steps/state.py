@@ -82,8 +82,10 @@ class ResumeSummary(BaseModel):
 class StepState:
     """The per-item state of one step (or one batch of a step) in a task directory."""
 
-    def __init__(self, task_dir: Path, step: str, scope: str = "all", *, max_retries: int = 3) -> None:
+    def __init__(self, task_dir: Path, step: str, scope: str = "all", *, max_retries: int = 3,
+                 run_key: str | None = None) -> None:
         self.task_dir = task_dir
+        self.run_key = run_key
         self.root = state_dir(task_dir) / step / scope
         self.items_dir = self.root / "items"
         self.max_retries = max_retries
@@ -92,8 +94,17 @@ class StepState:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
+    def key(self, fp: str) -> str:
+        """The fingerprint a scope is stored under: the inputs' ``fp`` and the run it belongs to.
+
+        A retry of the same run (same ``run_key``) resumes; a new run of the task starts afresh even where
+        the inputs are unchanged, so a step the user asks for again really runs again.
+        """
+        return fingerprint(fp, self.run_key) if self.run_key else fp
+
     def begin(self, fp: str, keys: Sequence[str]) -> ResumeSummary:
-        """Load state for ``keys``; resume an unfinished scope with the same fingerprint, else start afresh."""
+        """Load state for ``keys``; resume an unfinished scope of this run with the same inputs, else start afresh."""
+        fp = self.key(fp)
         info = self._read_info()
         resumed = info is not None and info.fingerprint == fp and not info.finished
         if not resumed:

@@ -38,13 +38,20 @@ from data_pipeline.steps.validation_verdicts import (
 )
 
 
+def _resume_note(done: int, merging: bool) -> str:
+    """A merge finishes what this run's batches validated; only a retry of an interrupted attempt resumes."""
+    if merging:
+        return f"; {done} verdict(s) from this run's batches"
+    return f"; resuming: {done} already have a verdict"
+
+
 def _execution_fingerprint(ctx: StepContext, pair_path: Path, original: bytes, *extra: Any) -> str:
     generator = ctx.generator if ctx.params.enable_llm_repair else None
     return fingerprint(STEP, pair_path.name, content_sha256(original), ctx.params.enable_llm_repair,
                        generator.name if generator is not None else None, *extra)
 
 
-def run(ctx: StepContext) -> StepResult:
+def run(ctx: StepContext, *, merging: bool = False) -> StepResult:
     pair_path = find_pair_file(ctx.task_dir)
     state = ctx.state(STEP)
     current = pair_path.read_bytes()
@@ -57,7 +64,7 @@ def run(ctx: StepContext) -> StepResult:
     stamp = run_stamp(state, resume.resumed)
     ctx.log.info(
         f"validating {len(pairs)} SQL statements of {pair_path.name} with EXPLAIN on {_db_display(ctx, pairs)}"
-        + (f"; resuming: {resume.already_completed} already have a verdict" if resume.resumed else "")
+        + (_resume_note(resume.already_completed, merging) if resume.resumed else "")
         + (f"; LLM repair with {generator.name}" if generator is not None else "; no repair"))
     ctx.progress(resume.already_completed, len(pairs), what="SQL statements", force=True)
 
@@ -179,9 +186,9 @@ def batches_complete(ctx: StepContext) -> bool:
     pair_path, original, pairs, _ = _inputs(ctx)
     slices = _slices(len(pairs))
     for index, part in enumerate(slices):
-        state = StepState(ctx.task_dir, STEP, _batch_scope(index))
+        state = ctx.state(STEP, _batch_scope(index))
         info = state.load()
-        expected = _execution_fingerprint(ctx, pair_path, original, "batch", index, len(part))
+        expected = state.key(_execution_fingerprint(ctx, pair_path, original, "batch", index, len(part)))
         if info is None or not info.finished or info.fingerprint != expected:
             return False
     return True
@@ -203,7 +210,7 @@ def merge(ctx: StepContext) -> StepResult:
             if record.status == "completed" and main.record(keys[i]).status != "completed":
                 gathered.append((keys[i], record.data))
     main.complete_many(gathered)
-    return run(ctx)
+    return run(ctx, merging=True)
 
 
 # -- what the step registry loads (data_pipeline.steps.registry.BatchedStep) --------------------------

@@ -31,6 +31,7 @@ def load_context(task_id: str, *, store: TaskStore | None = None, step: str | No
         task_id=task_id, store=store, execution_id=execution_id or dag_run_id or f"{task_id}:{int(time.time())}",
         try_number=try_number, dag_run_id=dag_run_id or task.dag_run_id,
         db_password=store.get_secret(task_id, "db_password"),
+        run_key=task.started_at.isoformat() if task.started_at else None,
     )
 
 

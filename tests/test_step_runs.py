@@ -1,0 +1,69 @@
+"""A step the user asks for again runs again: resuming is for retries of the same run, not for a new run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from data_pipeline import clock
+from data_pipeline.schema import demo_db
+from data_pipeline.tasks.store import TaskStore
+from data_pipeline.workflow.pipeline import (
+    backup_before_run,
+    create_task_from_parameters,
+    finalize_task,
+    plan_step_batches,
+    prepare_for_run,
+    run_step_batch,
+    run_step_for_run,
+)
+
+
+@pytest.fixture
+def store(fresh_db_uri: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TaskStore]:
+    demo_db.build_demo_database(fresh_db_uri)
+    monkeypatch.setenv("AIRFLOW_CONN_HIGHWAY_DEMO", fresh_db_uri)
+    s = TaskStore(fresh_db_uri)
+    s.migrate()
+    yield s
+    s.close()
+
+
+def run_batched(store: TaskStore, task_id: str, step: str, run_id: str) -> None:
+    """What the DAG does for a batched step: plan, then one call per batch (the last one merges)."""
+    for batch in plan_step_batches(task_id, step, store=store):
+        run_step_batch(task_id, step, batch, dag_run_id=run_id, store=store)
+
+
+def test_a_step_run_after_a_complete_run_validates_afresh_and_writes_a_new_report(
+        store: TaskStore, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    task_id = create_task_from_parameters(store, {"db_conn_id": "highway_demo", "table_list": ["bss_company",
+                                                  "bss_service_area"], "enable_training_data_load": False},
+                                          created_by="api")
+    prepare_for_run({"task_id": task_id}, dag_id="data_pipeline", dag_run_id="manual__complete", store=store)
+    backup_before_run(task_id, store=store)
+    run_batched(store, task_id, "ddl_generation", "manual__complete")
+    run_step_for_run(task_id, "qa_generation", dag_run_id="manual__complete", store=store)
+    run_batched(store, task_id, "sql_validation", "manual__complete")
+    assert finalize_task(task_id, store=store, dag_run_id="manual__complete")["status"] == "completed"
+    directory = data_dir / task_id
+    first_reports = sorted(p.name for p in directory.glob("sql_validation_*_report.json"))
+    assert len(first_reports) == 1
+
+    later = clock.now() + timedelta(seconds=5)  # a new run in a later second: a new <ts>
+    monkeypatch.setattr(clock, "now", lambda: later)
+    prepare_for_run({"task_id": task_id, "execution_mode": "step", "step_name": "sql_validation"},
+                    dag_id="data_pipeline", dag_run_id="manual__again", store=store)
+    run_batched(store, task_id, "sql_validation", "manual__again")
+    assert finalize_task(task_id, store=store, dag_run_id="manual__again")["status"] == "completed"
+
+    reports = sorted(p.name for p in directory.glob("sql_validation_*_report.json"))
+    assert reports != first_reports and len(reports) == 1, reports  # the new run's report replaced the old one
+    log = (directory / "data_pipeline.log").read_text(encoding="utf-8")
+    step_run = log[log.rindex("prepared step run of sql_validation"):]
+    assert "resuming" not in step_run and "already have a verdict" not in step_run, step_run
+    validated = store.get_steps(task_id)
+    assert next(s for s in validated if s.step_name == "sql_validation").status == "completed"
