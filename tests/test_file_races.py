@@ -6,6 +6,7 @@ The API app is built in-process with stand-in auth and launcher (as in tests/api
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -54,6 +55,10 @@ def test_a_task_directory_swapped_for_a_symlink_never_serves_an_outside_byte(
     (outside / "sub").mkdir(parents=True)
     (outside / "result.txt").write_bytes(SENTINEL)
     (outside / "sub" / "deep.txt").write_bytes(SENTINEL)
+    (outside / "table_list.txt").write_bytes(b"outside_the_data_directory\n")
+    (outside / "file_bak_20250101_000000").mkdir()
+    (outside / "file_bak_20250101_000000" / "backup_info.json").write_text(f'{{"backup_time": "{SENTINEL.decode()}"}}')
+    (task_dir / "table_list.txt").write_bytes(b"inside_table\n")
     parked = data_dir / f".parked_{task_id}"
     stop = threading.Event()
     swaps = 0
@@ -72,7 +77,8 @@ def test_a_task_directory_swapped_for_a_symlink_never_serves_an_outside_byte(
     statuses: Counter[int] = Counter()
     leaked = 0
     routes = [f"{API}/tasks/{task_id}/files/result.txt", f"{API}/tasks/{task_id}/files/download/result.txt",
-              f"{API}/tasks/{task_id}/files/sub/deep.txt", f"{API}/tasks/{task_id}/files"]
+              f"{API}/tasks/{task_id}/files/sub/deep.txt", f"{API}/tasks/{task_id}/files",
+              f"{API}/tasks/{task_id}/table-list-info", f"{API}/tasks/{task_id}/backups"]
     thread = threading.Thread(target=swapper, daemon=True)
     thread.start()
     try:
@@ -80,7 +86,7 @@ def test_a_task_directory_swapped_for_a_symlink_never_serves_an_outside_byte(
             for i in range(200):
                 response = client.get(routes[i % len(routes)], headers=READER)
                 statuses[response.status_code] += 1
-                if SENTINEL in response.content:
+                if SENTINEL in response.content or b"outside_the_data_directory" in response.content:
                     leaked += 1
     finally:
         stop.set()
@@ -92,6 +98,49 @@ def test_a_task_directory_swapped_for_a_symlink_never_serves_an_outside_byte(
     assert statuses[500] == 0
     assert set(statuses) <= {200, 400, 404}, statuses
     assert statuses[200] > 0 and swaps > 0
+
+
+def test_a_backup_folder_swapped_for_a_symlink_is_never_restored_from(
+        client: TestClient, data_dir: Path, tmp_path: Path) -> None:
+    task_id = new_task(client)
+    task_dir = data_dir / task_id
+    backup = task_dir / "file_bak_20250101_000000"
+    backup.mkdir(parents=True)
+    (backup / "a.ddl").write_bytes(b"inside")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.ddl").write_bytes(SENTINEL)
+    parked = task_dir / ".parked"
+    stop = threading.Event()
+
+    def swapper() -> None:
+        while not stop.is_set():
+            try:
+                os.rename(backup, parked)
+            except FileNotFoundError:
+                return  # a restore's safety backup moved the folder away: nothing left to swap
+            os.symlink(outside, backup)
+            time.sleep(0.0005)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(backup)  # the restore's safety backup may have moved the link away (moved, not followed)
+            os.rename(parked, backup)
+            time.sleep(0.0005)
+
+    statuses: Counter[int] = Counter()
+    thread = threading.Thread(target=swapper, daemon=True)
+    thread.start()
+    try:
+        for _ in range(60):
+            response = client.post(f"{API}/tasks/{task_id}/backups/{backup.name}/restore", headers=WRITER)
+            statuses[response.status_code] += 1
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    print(f"backup folder swap race: statuses {dict(statuses)}")
+    restored = [p for p in task_dir.rglob("*.ddl") if p.is_file() and not p.is_symlink()]
+    assert not thread.is_alive()
+    assert restored and all(p.read_bytes() == b"inside" for p in restored)
+    assert statuses[500] == 0 and set(statuses) <= {200, 404}, statuses
 
 
 def test_upload_racing_a_delete_never_fails_and_row_and_disk_agree(

@@ -219,6 +219,8 @@ def restore_pinned(task_dir: Path, backup_name: str, *, task_id: str | None = No
     try:
         source = open_dir_at(dir_fd, backup_name, missing_message=f"backup not found: {backup_name}",
                              link_message=f"backup not found: {backup_name}")
+    except UnsafePath:
+        raise NotFound(f"backup not found: {backup_name}") from None  # a link is no backup
     finally:
         os.close(dir_fd)
     try:

@@ -37,6 +37,8 @@ def idempotent_move(src: Path, dst: Path) -> str:
         raise FileNotFoundError(f"{src.name}: source is gone and the destination does not exist")
     if dst_exists:
         raise FileExistsError(f"{dst.name}: destination already exists")
+    if os.path.isdir(src) and not os.path.islink(src):
+        raise IsADirectoryError(f"{src.name}: a folder now; only files move")  # swapped since it was listed
     dst.parent.mkdir(parents=True, exist_ok=True)
     os.rename(src, dst)  # same filesystem: atomic, never copies, never follows a link
     return "moved"
