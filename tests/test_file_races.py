@@ -195,7 +195,7 @@ def test_ids_are_never_issued_twice_even_after_records_are_deleted(store: TaskSt
         seen.append(task.id)
         assert store.delete_task_records(task.id)
     assert len(set(seen)) == 50, [i for i, n in Counter(seen).items() if n > 1]
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="deleted task"):
         store.create_task(parameters={}, task_id=seen[0])  # a deleted task's id, asked for explicitly
 
 

@@ -96,6 +96,9 @@ class TaskStore(TaskListing, StepStore, LogStore, ClaimStore):
                         )
                     return TaskRecord.model_validate(row)
             if task_id is not None:
+                if self.get_task(task_id) is None:
+                    raise Conflict(f"task id {task_id} belonged to a deleted task; ids are never reused",
+                                   task_id=task_id)
                 raise Conflict(f"task {task_id} already exists", task_id=task_id)
             candidate = with_random_suffix(base)
         raise Conflict("could not allocate a unique task id after 50 attempts")

@@ -25,6 +25,8 @@ from data_pipeline.workflow.runs import while_not_running
 from platform_api.envelope import Envelope, ok
 
 router = APIRouter(tags=["table list"], responses=ERRORS)
+DELETED_NOTE = ("A task whose directory was deleted takes no table list: 409 `DIRECTORY_DELETED` (the directory is "
+                "not recreated, so the row's `directory_exists` and the disk agree).")
 
 
 def _install(store: TaskStore, task_id: str, text: str, user: Principal) -> dict[str, Any]:
@@ -39,7 +41,7 @@ def _install(store: TaskStore, task_id: str, text: str, user: Principal) -> dict
 
 
 @router.post("/tasks/{task_id}/upload-table-list", response_model=Envelope[TableListSet],
-             summary="Upload table_list.txt (validated; at most 2 MB, 1,000 tables)")
+             summary="Upload table_list.txt (validated; at most 2 MB, 1,000 tables)", description=DELETED_NOTE)
 def upload(task_id: TaskIdPath, user: WriterDep, store: StoreDep, file: Annotated[UploadFile, File()]) -> Any:
     load_task(store, task_id)
     data = read_upload(file, config.limits().max_table_list_bytes)
@@ -47,7 +49,7 @@ def upload(task_id: TaskIdPath, user: WriterDep, store: StoreDep, file: Annotate
 
 
 @router.post("/tasks/{task_id}/table-list", response_model=Envelope[TableListSet],
-             summary="Set the table list from JSON")
+             summary="Set the table list from JSON", description=DELETED_NOTE)
 def set_list(task_id: TaskIdPath, body: TableListRequest, user: WriterDep, store: StoreDep) -> Any:
     load_task(store, task_id)
     if any("\n" in t or "," in t for t in body.tables):
