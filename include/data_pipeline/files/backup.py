@@ -17,13 +17,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from data_pipeline.errors import InvalidInput, NotFound, UnsafePath
+from data_pipeline.errors import InvalidInput, NotFound, PipelineError, UnsafePath
+from data_pipeline.files.descriptors import DIR_FLAGS, open_dir_at, read_file_at, stats_at, write_file_at
 from data_pipeline.files.journal import MoveJournal, MoveOutcome
-from data_pipeline.files.task_dir import TABLE_LIST_FILE, atomic_write_text, directory_stats
+from data_pipeline.files.task_dir import TABLE_LIST_FILE, atomic_write_text
 
 BACKUP_PREFIX = "file_bak_"
 BACKUP_INFO = "backup_info.json"
-_BACKUP_NAME = re.compile(r"^file_bak_\d{8}_\d{6}(_\d{1,4})?$")
+_BACKUP_NAME = re.compile(r"^file_bak_[0-9]{8}_[0-9]{6}(_[0-9]{1,4})?$")
 
 
 @dataclass
@@ -93,6 +94,10 @@ def backup_existing_files(task_dir: Path, *, task_id: str | None = None, now: da
         raise NotFound(f"task directory does not exist: {task_dir.name}")
     if task_dir.is_symlink():
         raise UnsafePath(f"task directory {task_dir.name} is a symbolic link; refusing to use it")
+    return _backup_existing(task_dir, task_id=task_id, now=now)
+
+
+def _backup_existing(task_dir: Path, *, task_id: str | None, now: datetime | None) -> BackupResult:
     recovered = recover_interrupted(task_dir)
     names = _files_to_move(task_dir)
     if not names:
@@ -117,40 +122,71 @@ def backup_existing_files(task_dir: Path, *, task_id: str | None = None, now: da
     )
 
 
-def backup_file(task_dir: Path, name: str, *, task_id: str | None = None, reason: str = "upload",
+def backup_file(dir_fd: int, name: str, *, task_id: str | None = None, reason: str = "upload",
                 now: datetime | None = None) -> str:
-    """Move one top-level file into a new backup folder (before it is replaced); return the folder name."""
+    """Move one top-level file of the task directory held by ``dir_fd`` into a new backup folder.
+
+    Returns the folder name. The folder is made and entered by descriptor, so the file cannot be
+    moved through a link swapped in for it.
+    """
     now = now or datetime.now()
-    folder = _new_backup_dir(task_dir, now)
-    os.rename(task_dir / name, folder / name)
-    info = {"backup_time": now.isoformat(), "backup_directory": folder.name, "moved_files": [name],
-            "failed_files": [], "task_id": task_id, "reason": reason}
-    atomic_write_text(folder / BACKUP_INFO, json.dumps(info, ensure_ascii=False, indent=2))
-    return folder.name
-
-
-def list_backups(task_dir: Path) -> list[dict[str, Any]]:
-    """Every ``file_bak_*`` folder with its info, newest first."""
-    backups = []
-    if not task_dir.is_dir():
-        return backups
-    for entry in os.scandir(task_dir):
-        if not _BACKUP_NAME.match(entry.name) or entry.is_symlink() or not entry.is_dir(follow_symlinks=False):
+    base = f"{BACKUP_PREFIX}{now.strftime('%Y%m%d_%H%M%S')}"
+    for n in range(10_000):
+        folder = base if n == 0 else f"{base}_{n}"
+        try:
+            os.mkdir(folder, dir_fd=dir_fd)
+            break
+        except FileExistsError:
             continue
-        path = Path(entry.path)
-        info: dict[str, Any] = {}
-        with contextlib.suppress(OSError, json.JSONDecodeError):
-            info = json.loads((path / BACKUP_INFO).read_text(encoding="utf-8"))
-        stats = directory_stats(path)
-        backups.append({
-            "backup_directory": entry.name,
-            "backup_time": info.get("backup_time"),
-            "moved_files": info.get("moved_files", []),
-            "failed_files": info.get("failed_files", []),
-            "file_count": stats.file_count,
-            "total_bytes": stats.total_bytes,
-            "total_size": stats.human_size,
-        })
+    else:
+        raise RuntimeError(f"no free backup directory name for {base}")
+    folder_fd = open_dir_at(dir_fd, folder, missing_message=f"backup folder {folder} vanished",
+                            link_message=f"backup folder {folder} was replaced by a symbolic link")
+    try:
+        os.rename(name, name, src_dir_fd=dir_fd, dst_dir_fd=folder_fd)
+        info = {"backup_time": now.isoformat(), "backup_directory": folder, "moved_files": [name],
+                "failed_files": [], "task_id": task_id, "reason": reason}
+        write_file_at(folder_fd, BACKUP_INFO, json.dumps(info, ensure_ascii=False, indent=2).encode())
+    finally:
+        os.close(folder_fd)
+    return folder
+
+
+def list_backups(task_dir: Path | str) -> list[dict[str, Any]]:
+    """Every ``file_bak_*`` folder with its info, newest first; each folder is read by descriptor."""
+    backups: list[dict[str, Any]] = []
+    try:
+        dir_fd = os.open(task_dir, DIR_FLAGS & ~os.O_NOFOLLOW)  # callers pass a checked or pinned folder
+    except OSError:
+        return backups
+    try:
+        for entry in os.scandir(dir_fd):
+            if not _BACKUP_NAME.match(entry.name) or not entry.is_dir(follow_symlinks=False):
+                continue
+            try:
+                folder_fd = os.open(entry.name, DIR_FLAGS, dir_fd=dir_fd)
+            except OSError:
+                continue  # gone, or swapped for a link meanwhile
+            try:
+                info: dict[str, Any] = {}
+                with contextlib.suppress(OSError, PipelineError, ValueError):
+                    info = json.loads(read_file_at(folder_fd, BACKUP_INFO, 1 << 20).decode("utf-8"))
+                if not isinstance(info, dict):
+                    info = {}
+                stats = stats_at(folder_fd)
+            finally:
+                os.close(folder_fd)
+            backups.append({
+                "backup_directory": entry.name,
+                "backup_time": info.get("backup_time"),
+                "moved_files": info.get("moved_files", []),
+                "failed_files": info.get("failed_files", []),
+                "file_count": stats.file_count,
+                "total_bytes": stats.total_bytes,
+                "total_size": stats.human_size,
+            })
+    finally:
+        os.close(dir_fd)
     backups.sort(key=lambda b: b["backup_directory"], reverse=True)
     return backups
 
@@ -167,16 +203,33 @@ def restore_backup(task_dir: Path, backup_name: str, *, task_id: str | None = No
 
     Copies, not moves: the backup stays intact, so restoring is repeatable and nothing is lost.
     """
+    if task_dir.is_symlink():
+        raise UnsafePath(f"task directory {task_dir.name} is a symbolic link; refusing to use it")
+    return restore_pinned(task_dir, backup_name, task_id=task_id, now=now)
+
+
+def restore_pinned(task_dir: Path, backup_name: str, *, task_id: str | None = None,
+                   now: datetime | None = None) -> dict[str, Any]:
+    """``restore_backup`` for a folder already checked or pinned (``/proc/self/fd/N``)."""
     validate_backup_name(backup_name)
-    source = task_dir / backup_name
-    if source.is_symlink() or not source.is_dir():
-        raise NotFound(f"backup not found: {backup_name}")
+    try:
+        dir_fd = os.open(task_dir, DIR_FLAGS & ~os.O_NOFOLLOW)
+    except OSError:
+        raise NotFound(f"task directory does not exist: {task_id or task_dir.name}") from None
+    try:
+        source = open_dir_at(dir_fd, backup_name, missing_message=f"backup not found: {backup_name}",
+                             link_message=f"backup not found: {backup_name}")
+    except UnsafePath:
+        raise NotFound(f"backup not found: {backup_name}") from None  # a link is no backup
+    finally:
+        os.close(dir_fd)
+    try:
+        names = [e.name for e in sorted(os.scandir(source), key=lambda e: e.name)
+                 if e.name != BACKUP_INFO and not e.name.startswith(".") and e.is_file(follow_symlinks=False)]
+    finally:
+        os.close(source)
     recover_interrupted(task_dir, "restore")
-    safety = backup_existing_files(task_dir, task_id=task_id, now=now)
-    names = [
-        e.name for e in sorted(os.scandir(source), key=lambda e: e.name)
-        if e.name != BACKUP_INFO and not e.name.startswith(".") and e.is_file(follow_symlinks=False)
-    ]
+    safety = _backup_existing(task_dir, task_id=task_id, now=now)
     batch = {"backup_directory": backup_name, "op": "copy", "moves": [[f"{backup_name}/{n}", n] for n in names]}
     outcome = MoveJournal(task_dir, "restore").run(batch, lambda b, o: None)
     return {

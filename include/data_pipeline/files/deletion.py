@@ -1,7 +1,8 @@
 """Deleting task directories and, optionally, their records.
 
-The directory removed is always ``<data dir>/<valid task id>``; it is never a symlink and
-``shutil.rmtree`` does not follow links inside it, so nothing outside the data directory can go.
+The directory removed is always ``<data dir>/<valid task id>``, reached from the data directory's
+descriptor; it is never a symlink and ``shutil.rmtree`` does not follow links inside it, so nothing
+outside the data directory can go. The task's row is locked meanwhile (see ``files.guard``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from data_pipeline import config
-from data_pipeline.errors import InvalidInput, PipelineError, TaskNotFound, TaskRunning
-from data_pipeline.files.task_dir import directory_stats, human_size, task_path
+from data_pipeline.errors import InvalidInput, NotFound, PipelineError, TaskNotFound, TaskRunning, UnsafePath
+from data_pipeline.files.descriptors import data_dir_fd, is_link_at, stats_at, task_dir_fd
+from data_pipeline.files.task_dir import DirectoryStats, human_size
 from data_pipeline.tasks.ids import validate_task_id
 from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import TaskRecord, TaskStore
@@ -73,27 +75,23 @@ def delete_task(
     """Delete one task's directory (and rows if asked). Raises on bad input, unknown or running tasks."""
     require_confirm(confirm)
     validate_task_id(task_id)
-    task = store.get_task(task_id)
-    if task is None:
-        raise TaskNotFound(f"task not found: {task_id}", task_id=task_id)
-    if not force and is_running(task, active_run):
-        raise TaskRunning(
-            f"task {task_id} is running and cannot be deleted (use force to override)",
-            task_id=task_id, current_status=task.status,
-        )
-    path = task_path(task_id)
-    stats = directory_stats(path)
-    directory_deleted = False
-    note = None
-    if path.is_dir():
-        shutil.rmtree(path)
-        directory_deleted = True
-    else:
-        note = "task directory did not exist"
+    with store.connection() as conn:  # the row stays locked until the directory is gone and the row says so
+        row = conn.execute("SELECT * FROM data_pipeline_tasks WHERE id = %s FOR NO KEY UPDATE", (task_id,)).fetchone()
+        if row is None:
+            raise TaskNotFound(f"task not found: {task_id}", task_id=task_id)
+        task = TaskRecord.model_validate(row)
+        if not force and is_running(task, active_run):
+            raise TaskRunning(
+                f"task {task_id} is running and cannot be deleted (use force to override)",
+                task_id=task_id, current_status=task.status,
+            )
+        stats, directory_deleted = _remove_directory(task_id)
+        conn.execute("UPDATE data_pipeline_tasks SET directory_exists = FALSE, updated_at = now() WHERE id = %s",
+                     (task_id,))
+    note = None if directory_deleted else "task directory did not exist"
     if delete_database_records:
         store.delete_task_records(task_id)
     else:
-        store.mark_directory_deleted(task_id)
         store.add_log(task_id, "INFO", f"task directory deleted by {actor}: {stats.file_count} files, "
                       f"{human_size(stats.total_bytes)}", module=__name__, function="delete_task")
     result = DeletionResult(
@@ -110,6 +108,28 @@ def delete_task(
              actor, task_id, directory_deleted, delete_database_records, stats.file_count,
              result.deleted_size, force)
     return result
+
+
+def _remove_directory(task_id: str) -> tuple[DirectoryStats, bool]:
+    """Remove ``<data dir>/<task_id>`` by descriptor: a link there is refused, never followed."""
+    try:
+        with data_dir_fd() as root:
+            try:
+                with task_dir_fd(task_id) as directory:
+                    stats = stats_at(directory)
+            except NotFound:
+                return DirectoryStats(0, 0, 0), False
+            try:
+                shutil.rmtree(task_id, dir_fd=root)  # opens each level with O_NOFOLLOW and checks it
+            except FileNotFoundError:
+                return stats, False
+            except OSError:
+                if is_link_at(root, task_id):
+                    raise UnsafePath(f"task directory {task_id} is a symbolic link; refusing to use it") from None
+                raise
+    except NotFound:
+        return DirectoryStats(0, 0, 0), False
+    return stats, True
 
 
 def delete_tasks(

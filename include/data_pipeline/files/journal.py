@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from data_pipeline.errors import PipelineError
+from data_pipeline.files.descriptors import DIR_FLAGS, read_file_at
 from data_pipeline.files.task_dir import STATE_DIR, atomic_write_bytes, atomic_write_text, state_dir
 
 
@@ -35,16 +37,28 @@ def idempotent_move(src: Path, dst: Path) -> str:
         raise FileNotFoundError(f"{src.name}: source is gone and the destination does not exist")
     if dst_exists:
         raise FileExistsError(f"{dst.name}: destination already exists")
+    if os.path.isdir(src) and not os.path.islink(src):
+        raise IsADirectoryError(f"{src.name}: a folder now; only files move")  # swapped since it was listed
     dst.parent.mkdir(parents=True, exist_ok=True)
     os.rename(src, dst)  # same filesystem: atomic, never copies, never follows a link
     return "moved"
 
 
 def idempotent_copy(src: Path, dst: Path) -> str:
-    """Copy ``src`` over ``dst`` atomically; 'done' when ``dst`` already has the same bytes."""
-    if os.path.islink(src) or not src.is_file():
-        raise FileNotFoundError(f"{src.name}: not a regular file")
-    data = src.read_bytes()
+    """Copy ``src`` over ``dst`` atomically; 'done' when ``dst`` already has the same bytes.
+
+    ``src`` and its folder are opened with ``O_NOFOLLOW``: a link swapped in for either is refused.
+    """
+    try:
+        folder = os.open(src.parent, DIR_FLAGS)
+    except OSError:
+        raise FileNotFoundError(f"{src.name}: not a regular file") from None
+    try:
+        data = read_file_at(folder, src.name)
+    except PipelineError:
+        raise FileNotFoundError(f"{src.name}: not a regular file") from None
+    finally:
+        os.close(folder)
     return "moved" if atomic_write_bytes(dst, data) else "done"
 
 

@@ -1,8 +1,10 @@
 """Task directories: safe paths inside the data directory, file listings, statistics.
 
-Everything that touches a task's files goes through ``task_path`` / ``resolve_file``: ids are
-validated, user-supplied relative paths are checked component by component, and no symlink is ever
-followed, so nothing outside ``<data dir>/<task_id>/`` can be read, written or removed.
+Ids are validated, user-supplied relative paths are checked component by component, and no symlink
+is ever followed, so nothing outside ``<data dir>/<task_id>/`` can be read, written or removed.
+``task_path`` / ``resolve_file`` give checked paths to the pipeline's own code; whatever a user asks
+for (downloads, uploads, listings, restores) is opened through directory descriptors instead
+(``files.descriptors``), which a symlink swapped in after the check cannot redirect.
 """
 
 from __future__ import annotations
@@ -132,11 +134,6 @@ def resolve_file(task_id: str, relative: str, *, must_exist: bool = True) -> Pat
     if must_exist and not path.is_file():
         raise NotFound(f"not a file: {rel}")
     return path
-
-
-def open_for_read(path: Path) -> int:
-    """Open a file descriptor without following a symlink at the last component."""
-    return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> bool:

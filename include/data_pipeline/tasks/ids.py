@@ -1,4 +1,8 @@
-"""Task ids: their shape, validation of ids received from outside, and fresh ids."""
+"""Task ids: their shape, validation of ids received from outside, and fresh ids.
+
+An id names one task for ever: a deleted task's id is kept in ``data_pipeline_task_tombstones``
+(filled by a trigger on every row deletion) and the store never issues it again.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from datetime import datetime
 
 from data_pipeline.errors import InvalidTaskId
 
-TASK_ID_PATTERN = r"^(task|manual|sched)_\d{8}_\d{6}(_[a-z0-9]{1,8})?$"
-_TASK_ID_RE = re.compile(TASK_ID_PATTERN)
+# ASCII digits only: ``\d`` would also take fullwidth or Arabic-Indic digits, which name other directories.
+TASK_ID_PATTERN = r"^(task|manual|sched)_[0-9]{8}_[0-9]{6}(_[a-z0-9]{1,8})?$"
+_TASK_ID_RE = re.compile(TASK_ID_PATTERN, re.ASCII)
 PREFIXES = ("task", "manual", "sched")
 _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 

@@ -241,12 +241,31 @@ DELETE FROM data_pipeline_task_counts;
 INSERT INTO data_pipeline_task_counts (status, n) SELECT status, count(*) FROM data_pipeline_tasks GROUP BY status;
 """
 
+_V6_TOMBSTONES = """
+-- Ids of deleted tasks, so that an id never names two different tasks over time. A trigger fills it
+-- on every deletion (the API, the retention function, a manual DELETE); the store's id creation skips them.
+CREATE TABLE IF NOT EXISTS data_pipeline_task_tombstones (
+    id VARCHAR(32) PRIMARY KEY,
+    deleted_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE OR REPLACE FUNCTION data_pipeline_task_tombstone_keep() RETURNS trigger AS $$
+BEGIN
+    INSERT INTO data_pipeline_task_tombstones (id) VALUES (OLD.id) ON CONFLICT (id) DO NOTHING;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+DROP TRIGGER IF EXISTS trg_task_tombstone ON data_pipeline_tasks;
+CREATE TRIGGER trg_task_tombstone AFTER DELETE ON data_pipeline_tasks
+    FOR EACH ROW EXECUTE FUNCTION data_pipeline_task_tombstone_keep();
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "original task tables", _V1_ORIGINAL),
     Migration(2, "deletion columns, steps, secrets, timestamptz, constraints, indexes", _V2_UPGRADE),
     Migration(3, "retention function", _V3_RETENTION),
     Migration(4, "DAG id of the linked run", _V4_DAG_ID),
     Migration(5, "listing: exact sort indexes and per-status counters", _V5_LIST_SPEED),
+    Migration(6, "tombstones: ids of deleted tasks are never issued again", _V6_TOMBSTONES),
 )
 
 

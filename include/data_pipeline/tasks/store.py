@@ -64,8 +64,9 @@ class TaskStore(TaskListing, StepStore, LogStore, ClaimStore):
     ) -> TaskRecord:
         """Insert a task. Without ``task_id`` a fresh id is chosen; ids never collide.
 
-        The id is the creation second; when another task already took it, a random suffix is added
-        and the insert retried (``ON CONFLICT DO NOTHING``), so concurrent creators never clash.
+        The id is the creation second; when another task already took it, or a deleted task once had
+        it (``data_pipeline_task_tombstones``), a random suffix is added and the insert retried
+        (``ON CONFLICT DO NOTHING``), so concurrent creators never clash and no id is issued twice.
         """
         if task_id is not None:
             validate_task_id(task_id)
@@ -77,12 +78,14 @@ class TaskStore(TaskListing, StepStore, LogStore, ClaimStore):
                     sql.SQL(
                         "INSERT INTO data_pipeline_tasks (id, task_name, task_type, status, parameters, "
                         "created_by, db_name, business_context, output_directory, step_status) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                        "SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s "
+                        "WHERE NOT EXISTS (SELECT 1 FROM data_pipeline_task_tombstones t WHERE t.id = %s) "
                         "ON CONFLICT (id) DO NOTHING RETURNING {}"
                     ).format(TASK_COLUMNS),
                     (
                         candidate, task_name, task_type, TaskStatus.PENDING, Jsonb(parameters), created_by, db_name,
                         business_context, output_directory, Jsonb(dict.fromkeys(STEPS, StepStatus.PENDING.value)),
+                        candidate,
                     ),
                 ).fetchone()
                 if row is not None:
@@ -93,6 +96,9 @@ class TaskStore(TaskListing, StepStore, LogStore, ClaimStore):
                         )
                     return TaskRecord.model_validate(row)
             if task_id is not None:
+                if self.get_task(task_id) is None:
+                    raise Conflict(f"task id {task_id} belonged to a deleted task; ids are never reused",
+                                   task_id=task_id)
                 raise Conflict(f"task {task_id} already exists", task_id=task_id)
             candidate = with_random_suffix(base)
         raise Conflict("could not allocate a unique task id after 50 attempts")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
@@ -15,16 +14,16 @@ from data_pipeline.api.answers import FileUploaded, TaskFiles
 from data_pipeline.api.deps import ERRORS, ReaderDep, StoreDep, TaskIdPath, WriterDep, load_task
 from data_pipeline.errors import InvalidInput, NotFound, TooLarge, UnsafePath
 from data_pipeline.files.backup import backup_file
-from data_pipeline.files.task_dir import (
-    TABLE_LIST_FILE,
-    atomic_write_bytes,
-    check_relative_path,
-    directory_stats,
-    list_files,
-    open_for_read,
-    resolve_file,
-    task_path,
+from data_pipeline.files.descriptors import (
+    leaf_kind,
+    list_files_at,
+    open_task_file,
+    stats_at,
+    task_dir_fd,
+    write_file_at,
 )
+from data_pipeline.files.guard import writable_task_dir
+from data_pipeline.files.task_dir import TABLE_LIST_FILE, check_relative_path
 from data_pipeline.tasks.store import TaskStore
 from data_pipeline.workflow.runs import while_not_running
 from platform_api.envelope import Envelope, ok
@@ -50,10 +49,11 @@ def read_upload(upload: UploadFile, limit: int) -> bytes:
 def files(task_id: TaskIdPath, user: ReaderDep, store: StoreDep) -> Any:
     task = load_task(store, task_id)
     try:
-        items = list_files(task_id)
+        with task_dir_fd(task_id) as directory:
+            items = list_files_at(directory)
+            stats = stats_at(directory)
     except NotFound:
         return ok({"task_id": task_id, "directory_exists": False, "files": [], "file_count": 0, "total_bytes": 0})
-    stats = directory_stats(task_path(task_id))
     return ok({
         "task_id": task_id, "directory_exists": task.directory_exists,
         "files": [{"file_name": f.name, "file_path": f.path, "file_size": f.size, "file_type": f.file_type,
@@ -63,13 +63,9 @@ def files(task_id: TaskIdPath, user: ReaderDep, store: StoreDep) -> Any:
 
 
 def _download(task_id: TaskIdPath, path: str, store: TaskStore) -> StreamingResponse:
+    """Stream the file whose descriptor was opened and checked: nothing is looked up by name twice."""
     load_task(store, task_id)
-    target = resolve_file(task_id, path)
-    fd = open_for_read(target)
-    st = os.fstat(fd)
-    if not stat.S_ISREG(st.st_mode):
-        os.close(fd)
-        raise NotFound(f"not a file: {path}")
+    fd, st = open_task_file(task_id, path)
     limit = config.limits().max_download_bytes
     if st.st_size > limit:
         os.close(fd)
@@ -78,7 +74,9 @@ def _download(task_id: TaskIdPath, path: str, store: TaskStore) -> StreamingResp
 
     def chunks() -> Any:
         with handle:
-            while block := handle.read(CHUNK):
+            remaining = st.st_size  # the length announced; a file growing meanwhile is cut there
+            while remaining > 0 and (block := handle.read(min(CHUNK, remaining))):
+                remaining -= len(block)
                 yield block
 
     name = path.rsplit("/", 1)[-1]
@@ -99,8 +97,23 @@ def download(task_id: TaskIdPath, file_path: str, user: ReaderDep, store: StoreD
     return _download(task_id, file_path, store)
 
 
+UPLOAD_DESCRIPTION = """Upload one file (a name, not a path) into the task directory.
+
+`overwrite_mode` says what happens to an existing file of that name: `backup` moves it into a new
+`file_bak_*` folder first, `replace` overwrites it, `skip` keeps it. A symbolic link is never written
+through (400).
+
+**A task whose directory was deleted** (`DELETE /tasks/{task_id}`, `directory_exists: false`) takes
+no uploads: the answer is 409 `DIRECTORY_DELETED`, and the directory is not recreated, so the row's
+`directory_exists` and the disk always agree. Running the task again recreates its directory. An
+upload racing a deletion is either done before the deletion (and deleted with the directory) or
+refused with 409 (404 once the task's records are deleted too).
+"""
+
+
 @router.post("/tasks/{task_id}/files", response_model=Envelope[FileUploaded],
-             summary="Upload a file into the task directory", openapi_extra={"requestBody": {"required": True}})
+             summary="Upload a file into the task directory", description=UPLOAD_DESCRIPTION,
+             openapi_extra={"requestBody": {"required": True}})
 def upload(task_id: TaskIdPath, user: WriterDep, store: StoreDep, file: Annotated[UploadFile, File()],
            overwrite_mode: Annotated[Literal["backup", "replace", "skip"], Form()] = "backup") -> Any:
     load_task(store, task_id)
@@ -111,17 +124,18 @@ def upload(task_id: TaskIdPath, user: WriterDep, store: StoreDep, file: Annotate
     if name == TABLE_LIST_FILE:
         raise InvalidInput("use the upload-table-list route for table_list.txt (it is validated)")
     data = read_upload(file, config.limits().max_upload_bytes)
-    with while_not_running(store, task_id, "upload files"):
-        directory = task_path(task_id, create=True)
-        target = resolve_file(task_id, name, must_exist=False)
-        existed = os.path.lexists(target)
+    with while_not_running(store, task_id, "upload files") as task, writable_task_dir(task) as directory:
+        kind = leaf_kind(directory, name)
+        if kind == "link":
+            raise UnsafePath(f"file path {name} goes through a symbolic link; refusing to follow it")
+        existed = kind is not None
         backup_dir = None
         if existed and overwrite_mode == "skip":
             return ok({"task_id": task_id, "file_name": name, "action": "skipped", "reason": "file exists"},
                       "file exists; skipped")
-        if existed and overwrite_mode == "backup":
+        if kind == "file" and overwrite_mode == "backup":
             backup_dir = backup_file(directory, name, task_id=task_id, reason="upload")
-        atomic_write_bytes(target, data)
+        write_file_at(directory, name, data)
         store.add_log(task_id, "INFO", f"{user.name} uploaded {name} ({len(data)} bytes, {overwrite_mode})")
     action = "created" if not existed else ("replaced" if overwrite_mode == "replace" else "backed_up_and_replaced")
     return ok({"task_id": task_id, "file_name": name, "file_size": len(data), "action": action,
