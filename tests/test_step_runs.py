@@ -67,3 +67,22 @@ def test_a_step_run_after_a_complete_run_validates_afresh_and_writes_a_new_repor
     assert "resuming" not in step_run and "already have a verdict" not in step_run, step_run
     validated = store.get_steps(task_id)
     assert next(s for s in validated if s.step_name == "sql_validation").status == "completed"
+
+
+def test_progress_and_current_step_belong_to_the_current_run(store: TaskStore) -> None:
+    task_id = create_task_from_parameters(store, {"db_conn_id": "highway_demo", "table_list": ["bss_company"]},
+                                          created_by="api")
+    store.init_steps(task_id, ["sql_validation"])
+    store.update_step(task_id, "sql_validation", status="completed")
+    store.update_task(task_id, status="completed", current_step="sql_validation")
+    assert store.require_task(task_id).progress == 100
+
+    store.claim_execution(task_id, max_concurrent=1000)  # a new run, before its prepare
+    claimed = store.require_task(task_id)
+    assert (claimed.progress, claimed.current_step) == (0, None)
+
+    store.init_steps(task_id, ["sql_validation"])
+    store.update_step(task_id, "sql_validation", status="running", progress_done=10, progress_total=10)
+    assert store.require_task(task_id).progress == 99  # every item has a verdict, the merge is still to come
+    store.update_step(task_id, "sql_validation", status="completed")
+    assert store.require_task(task_id).progress == 100

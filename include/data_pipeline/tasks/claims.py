@@ -46,7 +46,8 @@ class ClaimStore(PooledStore):
             updated = conn.execute(
                 sql.SQL(
                     "UPDATE data_pipeline_tasks SET status = %s, started_at = now(), completed_at = NULL, "
-                    "error_message = NULL, error_step = NULL, progress = 0, dag_run_id = %s, updated_at = now() "
+                    "error_message = NULL, error_step = NULL, progress = 0, current_step = NULL, dag_run_id = %s, "
+                    "updated_at = now() "
                     "WHERE id = %s RETURNING {}"
                 ).format(TASK_COLUMNS),
                 (TaskStatus.IN_PROGRESS, dag_run_id, task_id),

@@ -112,8 +112,8 @@ def sync_task_steps(conn: psycopg.Connection[Any], task_id: str, current_step: s
         for r in selected:
             if r["status"] == StepStatus.COMPLETED:
                 parts.append(1.0)
-            elif r["progress_total"]:
-                parts.append(min(r["progress_done"] / r["progress_total"], 1.0))
+            elif r["progress_total"]:  # all items done but not finished (a merge to come) is not 100 %
+                parts.append(min(r["progress_done"] / r["progress_total"], 0.99))
             else:
                 parts.append(0.0)
         progress = int(100 * sum(parts) / len(selected))
