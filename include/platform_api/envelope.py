@@ -121,8 +121,18 @@ class ControlCharacterGuard:
 
 
 def _problems(errors: Any, skip: tuple[str, ...] = ()) -> list[dict[str, str]]:
-    return [{"field": ".".join(str(p) for p in err.get("loc", ()) if p not in skip),
-             "problem": err.get("msg", "invalid"), "type": err.get("type", "")} for err in errors]
+    return [_problem(err, skip) for err in errors]
+
+
+def _problem(err: dict[str, Any], skip: tuple[str, ...]) -> dict[str, str]:
+    loc = err.get("loc", ())
+    if err.get("type") == "json_invalid":  # the location is a character offset into the body, not a field
+        where = next((p for p in loc if isinstance(p, int)), None)
+        reason = (err.get("ctx") or {}).get("error") or "not valid JSON"
+        at = f" at character {where}" if where is not None else ""
+        return {"field": "", "problem": f"the body is not valid JSON{at}: {reason}", "type": "json_invalid"}
+    return {"field": ".".join(str(p) for p in loc if p not in skip),
+            "problem": err.get("msg", "invalid"), "type": err.get("type", "")}
 
 
 def install_error_handlers(app: FastAPI, redact: Callable[[str], str] = redact_dsn) -> None:

@@ -223,3 +223,12 @@ def test_a_misconfigured_setting_is_a_503_naming_it(client: TestClient, monkeypa
     body = answer.json()
     assert body["error_code"] == "CONFIGURATION_ERROR"
     assert "DATA_PIPELINE_MAX_CONCURRENT_TASKS" in body["message"]
+
+
+def test_malformed_json_says_where_it_breaks(client: TestClient) -> None:
+    answer = client.post(f"{API}/tasks", content=b'{"db_conn_id": "highway_demo" "table_list": []}',
+                         headers={**WRITER, "Content-Type": "application/json"})
+    assert answer.status_code == 400, answer.text
+    message = answer.json()["message"]
+    assert "not valid JSON at character 30" in message and "delimiter" in message, message
+    assert "request: 30" not in message  # the offset is not presented as a field name
