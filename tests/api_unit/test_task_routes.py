@@ -232,3 +232,18 @@ def test_malformed_json_says_where_it_breaks(client: TestClient) -> None:
     message = answer.json()["message"]
     assert "not valid JSON at character 30" in message and "delimiter" in message, message
     assert "request: 30" not in message  # the offset is not presented as a field name
+
+
+@pytest.mark.parametrize("field", ["table_list_file", "output_dir", "execution_mode", "single_step"])
+def test_the_original_designs_fields_are_refused_by_name_not_dropped(client: TestClient, field: str) -> None:
+    body = {"task_type": "complete_workflow", "parameters": {
+        "db_connection": "postgresql://u@localhost/db", "table_list": ["t"], "business_context": "x",
+        field: "/etc/passwd" if field.endswith(("_file", "_dir")) else 1}}
+    answer = client.post(f"{API}/tasks", json=body, headers=WRITER)
+    assert answer.status_code == 400, answer.text
+    assert f"parameters.{field} is not accepted" in answer.json()["message"]
+
+
+def test_an_unknown_field_is_a_400_naming_it(client: TestClient) -> None:
+    answer = client.post(f"{API}/tasks", json={"db_conn_id": "x", "step_details": []}, headers=WRITER)
+    assert answer.status_code == 400 and "step_details" in answer.json()["message"], answer.text

@@ -13,6 +13,18 @@ from data_pipeline.tasks.status import TaskStatus
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refused as invalid input, not failed on as 500
 
 
+SEED_FIELDS_REFUSED = {
+    "table_list_file": "the API never reads a file on the server; give table_list, or upload table_list.txt "
+                       "with POST /tasks/{task_id}/table-list",
+    "output_dir": "the data directory is the operator's setting (DATA_PIPELINE_DATA_DIR), not a request's",
+    "execution_mode": "a task is created first and run with POST /tasks/{task_id}/execute "
+                      "{execution_mode, step_name or single_step}",
+    "single_step": "a task is created first and run with POST /tasks/{task_id}/execute "
+                   "{execution_mode: step, single_step}",
+}
+"""Fields of the original design's create body that this API does not take, with what to do instead."""
+
+
 class CreateTaskRequest(TaskOptions):
     """Flat body; the original design's nested form ``{"task_type", "parameters": {...}}`` is accepted too."""
 
@@ -33,10 +45,9 @@ class CreateTaskRequest(TaskOptions):
     def _flatten(cls, data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
             nested = dict(data["parameters"])
-            nested.pop("table_list_file", None)  # server paths are never read; upload the list instead
-            nested.pop("output_dir", None)
-            nested.pop("execution_mode", None)
-            nested.pop("single_step", None)
+            refused = [(name, why) for name, why in SEED_FIELDS_REFUSED.items() if name in nested]
+            if refused:  # said out loud, never dropped silently
+                raise ValueError("; ".join(f"parameters.{name} is not accepted: {why}" for name, why in refused))
             merged = {k: v for k, v in data.items() if k != "parameters"}
             for key, value in nested.items():
                 merged.setdefault(key, value)
