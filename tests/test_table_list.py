@@ -68,3 +68,24 @@ def test_binary_and_non_utf8_files(tmp_path: Path) -> None:
         read_table_list(big)
     with pytest.raises(InvalidInput, match="not found"):
         read_table_list(tmp_path / "missing.txt")
+
+
+def test_names_with_spaces_are_taken_as_written() -> None:
+    """A user copies names from a database tool: no quotes, capitals and spaces kept as the table has them."""
+    parsed = parse_table_list("Sales Data.Mixed Case 50\nOrder Items\nsales.Big  Gap\n")
+    assert parsed.tables == [TableRef("Sales Data", "Mixed Case 50"), TableRef("public", "Order Items"),
+                             TableRef("sales", "Big  Gap")]
+    with pytest.raises(InvalidInput, match="unexpected"):
+        parse_table_list("Order Items;drop table x")
+
+
+def test_a_name_written_with_spaces_resolves_to_the_real_table(fresh_db_uri: str) -> None:
+    import psycopg
+
+    from data_pipeline.schema.table_resolve import resolve_tables
+
+    with psycopg.connect(fresh_db_uri, autocommit=True) as conn:
+        conn.execute('CREATE SCHEMA "Sales Data"')
+        conn.execute('CREATE TABLE "Sales Data"."Mixed Case 50" (id int)')
+        resolved = resolve_tables(conn, parse_table_list("Sales Data.Mixed Case 50\n").tables)
+    assert resolved.tables == [TableRef("Sales Data", "Mixed Case 50")] and resolved.warnings == []

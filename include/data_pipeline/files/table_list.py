@@ -10,7 +10,8 @@ from pathlib import Path
 from data_pipeline import config
 from data_pipeline.errors import InvalidInput
 
-_UNQUOTED = re.compile(r"[^\W\d][\w$]*", re.UNICODE)
+_UNQUOTED = re.compile(r"[^\W\d][\w$]*(?: +[\w$]+)*", re.UNICODE)
+"""An unquoted name: an identifier, or words separated by spaces as a table created with quotes is written."""
 _UNSAFE_FILENAME = re.compile(r'[\x00-\x1f/\\:*?"<>|]')
 
 
@@ -106,7 +107,8 @@ def _split_identifier_chain(text: str, line_no: int) -> list[tuple[str, bool]]:
                     f"table list line {line_no}: {text!r} is not a table name "
                     "(use table or schema.table; quote names with spaces or capitals)"
                 )
-            parts.append((m.group(0), False))
+            # Words with spaces cannot be a folded identifier: they name the table exactly as written.
+            parts.append((m.group(0), " " in m.group(0)))
             i = m.end()
         if i == n:
             return parts
