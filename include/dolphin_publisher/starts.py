@@ -82,12 +82,19 @@ class RemoteOperations:
         for wid, row in zip(workflow_ids, rows, strict=True):
             code = int(row["workflow_code"])
             try:
-                result = self.start(wid, operator=operator)
+                ids = self.client.start_instance(code, worker_group=self.config.worker_group,
+                                                 tenant_code=self.config.tenant_code)
             except DolphinError as exc:
-                failed.append({"workflow_id": wid, "engine_workflow_code": code, "error": exc.to_dict()})
+                if isinstance(exc, DolphinTransientError) and exc.outcome_unknown:
+                    exc.message += "; it may have started anyway: check its executions before starting it again"
+                failed.append({"workflow_id": wid, "engine_workflow_code": code, "error": exc.to_dict(), "_exc": exc})
                 continue
-            started.append({"workflow_id": wid, "engine_workflow_code": code, "instance_ids": result["instance_ids"]})
+            started.append({"workflow_id": wid, "engine_workflow_code": code, "instance_ids": ids})
         log.info("batch start by %s: %d started, %d failed", operator, len(started), len(failed))
+        errors = [f.pop("_exc") for f in failed]
+        if errors and not started:
+            errors[0].details["batch"] = {"started": [], "failed": failed}
+            raise errors[0]  # nothing started: the request failed, with every workflow's reason
         return {"workflow_ids": list(workflow_ids), "engine_workflow_codes": [int(r["workflow_code"]) for r in rows],
                 "result": [i for s in started for i in s["instance_ids"]], "started": started, "failed": failed}
 
