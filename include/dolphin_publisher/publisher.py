@@ -20,12 +20,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from dolphin_publisher.checks import validate_definition
 from dolphin_publisher.client import DolphinClient
 from dolphin_publisher.config import IntegrationConfig
 from dolphin_publisher.converter import convert, convert_schedule
+from dolphin_publisher.cron import dst_warnings
 from dolphin_publisher.errors import (
     ConflictError,
     DolphinError,
@@ -215,6 +217,9 @@ class Publisher(RemoteOperations):
             attempt.schedule_id = existing.id if existing else None
             return
         wanted = convert_schedule(snapshot.schedule)
+        for warning in dst_warnings(snapshot.schedule.cron, wanted.timezone_id, start=datetime.now()):
+            log.warning("workflow %s schedule: %s", row["workflow_name"], warning)
+            attempt.note(f"warning: {warning}")
         cfg = self.config
         if existing is None:
             created = self.client.create_schedule(attempt.code, wanted, worker_group=cfg.worker_group,
