@@ -87,7 +87,8 @@ class RemoteOperations:
             except DolphinError as exc:
                 if isinstance(exc, DolphinTransientError) and exc.outcome_unknown:
                     exc.message += "; it may have started anyway: check its executions before starting it again"
-                failed.append({"workflow_id": wid, "engine_workflow_code": code, "error": exc.to_dict(), "_exc": exc})
+                failed.append({"workflow_id": wid, "engine_workflow_code": code, "_exc": exc,
+                               "error": {**exc.to_dict(), "dolphin_code": exc.code, "dolphin_msg": exc.msg}})
                 continue
             started.append({"workflow_id": wid, "engine_workflow_code": code, "instance_ids": ids})
         log.info("batch start by %s: %d started, %d failed", operator, len(started), len(failed))

@@ -772,6 +772,7 @@ class FakeDolphinScheduler:
         """SchedulerController.createSchedule (HTTP 201) → impl/SchedulerServiceImpl.insertSchedule:
         the definition must be ONLINE (50004), one schedule per workflow (10204), created OFFLINE."""
         code = self._int(params, "workflowDefinitionCode")
+        self._required(params, "schedule")
         settings = self._schedule_settings(params, failure_default="CONTINUE")
         with self.lock:
             definition = self._definition(p, code)
@@ -813,6 +814,7 @@ class FakeDolphinScheduler:
     def _update_schedule(self, params: dict[str, str], p: int, id: str) -> tuple[int, Any]:
         """SchedulerController.updateSchedule → impl/SchedulerServiceImpl.updateSchedule: unknown id →
         10203; ONLINE → 10023; otherwise every field is overwritten, omitted ones with their defaults."""
+        self._required(params, "schedule")
         settings = self._schedule_settings(params, failure_default="END")
         with self.lock:
             schedule = self._schedule(p, id)
