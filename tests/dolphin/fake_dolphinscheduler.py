@@ -733,7 +733,7 @@ class FakeDolphinScheduler:
             lines = task["_log"][skip:skip + limit]
         return 200, {"lineNum": len(lines), "message": "\n".join(lines)}
 
-    def _schedule_json(self, params: dict[str, str]) -> dict[str, Any]:
+    def _schedule_json(self, params: dict[str, str], *, cron_error: int = 10001) -> dict[str, Any]:
         """impl/SchedulerServiceImpl (insert/update): equal times → 10141, start after end → 80003,
         a crontab Quartz refuses → 10001 naming the crontab (insert) / 10024 (update)."""
         raw = self._required(params, "schedule")
@@ -750,6 +750,9 @@ class FakeDolphinScheduler:
         try:
             quartz.parse(str(schedule.get("crontab") or ""))
         except quartz.QuartzError as exc:
+            if cron_error == 10024:
+                raise ApiError(10024, f"scheduler crontab expression validation failure: {schedule.get('crontab')}"
+                               ) from exc
             raise ApiError(10001, f"request parameter {schedule.get('crontab')} is not valid") from exc
         return schedule
 
@@ -820,7 +823,7 @@ class FakeDolphinScheduler:
             schedule = self._schedule(p, id)
             if schedule["releaseState"] == "ONLINE":
                 raise ApiError(10023, "online status does not allow update operations")
-            new = self._schedule_json(params)
+            new = self._schedule_json(params, cron_error=10024)
             schedule.update(crontab=new["crontab"], timezoneId=new.get("timezoneId"), startTime=new["startTime"],
                             endTime=new["endTime"], updateTime=_now(), **settings)
             return 200, self._public(schedule)
