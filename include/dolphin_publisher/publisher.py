@@ -236,7 +236,8 @@ class Publisher(RemoteOperations):
                 if online:
                     self.client.schedule_offline(existing.id)
                     online = False
-                self.client.update_schedule(existing, wanted)  # keeps tenant, environment, alerts
+                # Every current setting goes back (tenant, environment, alerts); the worker group is ours.
+                self.client.update_schedule(existing, wanted, workerGroup=cfg.worker_group)
                 attempt.wrote = True
                 attempt.note(f"updated schedule {existing.id} to {wanted.crontab} ({wanted.timezone_id})")
         if not online and schedule_online:
