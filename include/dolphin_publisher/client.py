@@ -4,9 +4,11 @@ Wire rules (see the contract): form-encoded bodies, the access token in a ``toke
 ``{code, msg, data}`` envelope checked on every answer (business errors come with HTTP 200), unknown
 fields ignored, HTTP 401 with an empty body for a bad token.
 
-Retries: only transient failures are retried, with exponential backoff — connect errors always
-(the request never reached the server); timeouts, dropped connections and 502/504 only for
-idempotent calls (reads, update, release, schedule changes); 503 for any call. Creating a
+Retries: only transient failures are retried, with jittered exponential backoff — connect errors
+always (the request never reached the server); timeouts, dropped connections and HTTP 500/502/504
+only for idempotent calls (reads, update, release, schedule changes); 503 for any call. The real
+server answers its own failures with HTTP 200 and code 10000 (``ApiExceptionHandler``), so a bare
+5xx comes from a proxy in front of it and says nothing about the call's outcome. Creating a
 definition, a schedule or an instance is never repeated blindly: the caller gets a
 ``DolphinTransientError`` with ``outcome_unknown`` and looks before trying again (see
 ``transport.RestTransport``). Business errors are never retried. The answers' models are in ``remote``.
@@ -129,7 +131,7 @@ class DolphinClient:
         status = response.status_code
         if status == 401:
             raise DolphinAuthError(endpoint=endpoint)
-        if status in (502, 503, 504):
+        if status in (500, 502, 503, 504):
             raise DolphinTransientError(f"DolphinScheduler answered HTTP {status} to {endpoint}",
                                         endpoint=endpoint, outcome_unknown=status != 503,
                                         http_status_from_server=status)
@@ -217,9 +219,11 @@ class DolphinClient:
                             idempotent=False, form=payload.form())
         return RemoteDefinition.from_data(data)
 
-    def update_definition(self, code: int, payload: DefinitionPayload) -> RemoteDefinition | None:
+    def update_definition(self, code: int, payload: DefinitionPayload, *,
+                          release_state: str = "OFFLINE") -> RemoteDefinition | None:
+        """``release_state=ONLINE`` has the server release the definition again once it is updated."""
         data = self.request("PUT", self._project(f"/workflow-definition/{code}"), endpoint="update-workflow",
-                            idempotent=True, form=payload.form(release_state="OFFLINE"))
+                            idempotent=True, form=payload.form(release_state=release_state))
         return RemoteDefinition.from_data(data) if isinstance(data, Mapping) else None
 
     def delete_definition(self, code: int) -> None:
@@ -249,14 +253,18 @@ class DolphinClient:
 
     def batch_start(self, codes: Sequence[int], *, failure_strategy: str = "CONTINUE",
                     warning_type: str = "NONE", worker_group: str = "default",
-                    tenant_code: str | None = None) -> Any:
-        return self.request(
+                    tenant_code: str | None = None) -> list[int]:
+        """All codes in one call. The server has no default for ``execType`` here and starts the codes one
+        by one, so a failing code leaves the earlier ones running behind a single error: callers that
+        must say which workflow started use ``start_instance`` per code (``Publisher.batch_start``)."""
+        data = self.request(
             "POST", self._project("/executors/batch-start-workflow-instance"), endpoint="batch-start",
             idempotent=False,
             form={"workflowDefinitionCodes": ",".join(str(c) for c in codes), "scheduleTime": "",
                   "failureStrategy": failure_strategy, "warningType": warning_type, "workerGroup": worker_group,
-                  "tenantCode": tenant_code},
+                  "tenantCode": tenant_code, "execType": "START_PROCESS", "taskDependType": "TASK_POST"},
         )
+        return _ids(data)
 
     def execute(self, instance_id: int, execute_type: str) -> None:
         self.request("POST", self._project("/executors/execute"), endpoint="execute", idempotent=False,
@@ -293,21 +301,28 @@ class DolphinClient:
 
     def create_schedule(self, code: int, schedule: SchedulePayload, *, failure_strategy: str = "CONTINUE",
                         warning_type: str = "NONE", worker_group: str = "default",
-                        tenant_code: str | None = None) -> RemoteSchedule:
+                        tenant_code: str | None = None, environment_code: int | None = None) -> RemoteSchedule:
         data = self.request(
             "POST", self._project("/schedules"), endpoint="create-schedule", idempotent=False,
             form={"workflowDefinitionCode": code, "schedule": schedule.schedule_json(),
                   "failureStrategy": failure_strategy, "warningType": warning_type, "workerGroup": worker_group,
-                  "tenantCode": tenant_code},
+                  "tenantCode": tenant_code, "environmentCode": environment_code},
         )
         return RemoteSchedule.model_validate(data)
 
-    def update_schedule(self, schedule_id: int, schedule: SchedulePayload, *, worker_group: str = "default",
-                        failure_strategy: str = "CONTINUE", warning_type: str = "NONE") -> None:
-        self.request("PUT", self._project(f"/schedules/{schedule_id}"), endpoint="update-schedule",
-                     idempotent=True,
-                     form={"schedule": schedule.schedule_json(), "workerGroup": worker_group,
-                           "failureStrategy": failure_strategy, "warningType": warning_type})
+    def update_schedule(self, current: RemoteSchedule, schedule: SchedulePayload,
+                        **overrides: Any) -> None:
+        """Replace the times of ``current``, keeping its other settings.
+
+        The server overwrites every field on update, an omitted one with its default (tenant
+        ``default``, environment -1, warning group 0, failure strategy END), so all of them are sent:
+        the current values, with ``overrides`` (wire names, ``None`` ignored) on top. It refuses to
+        update an online schedule (10023): take it offline first.
+        """
+        form = {**current.settings(), **{k: v for k, v in overrides.items() if v is not None},
+                "schedule": schedule.schedule_json()}
+        self.request("PUT", self._project(f"/schedules/{current.id}"), endpoint="update-schedule",
+                     idempotent=True, form=form)
 
     def schedule_online(self, schedule_id: int) -> None:
         self.request("POST", self._project(f"/schedules/{schedule_id}/online"), endpoint="schedule-online",

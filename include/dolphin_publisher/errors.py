@@ -110,6 +110,7 @@ DOLPHIN_INVALID = frozenset({
     10002,  # task timeout parameter not valid
     10024, 10140,  # crontab fails validation / cannot be parsed
     10141,  # schedule start time equals end time
+    80003,  # schedule start time after its end time
     10198,  # duplicate task name
     50017, 50018,  # data not valid / data is null
     50019,  # cycle

@@ -1,6 +1,8 @@
 """Publish orchestration: deploy / online / offline, instance start, schedules.
 
-- deploy: create or update the definition (released OFFLINE first when the server has it ONLINE).
+- deploy: create or update the definition. One the server has ONLINE is released OFFLINE to be edited
+  and updated with ``releaseState=ONLINE``; its schedule (taken offline with it) is updated and put
+  back online, keeping its tenant and environment: a redeploy never takes a workflow offline.
 - online: deploy, release ONLINE, then create/update the DolphinScheduler schedule and put it online.
 - offline: release OFFLINE (the server takes the schedule offline with it).
 
@@ -15,7 +17,6 @@ message, and publishing again retries.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,18 +27,19 @@ from dolphin_publisher.checks import validate_definition
 from dolphin_publisher.client import DolphinClient
 from dolphin_publisher.config import IntegrationConfig
 from dolphin_publisher.converter import convert, convert_schedule
+from dolphin_publisher.cron import dst_warnings
 from dolphin_publisher.errors import (
     ConflictError,
     DolphinError,
-    DolphinTransientError,
     NotFoundError,
     PublisherError,
     WorkflowValidationError,
 )
-from dolphin_publisher.models import InstanceState, PublishOperation, PublishRecord, RecordStatus, WorkflowSnapshot
+from dolphin_publisher.models import PublishOperation, PublishRecord, RecordStatus, WorkflowSnapshot
 from dolphin_publisher.remote import RemoteDefinition
 from dolphin_publisher.repository import Database, Repo, Row
 from dolphin_publisher.rows import record_from_row
+from dolphin_publisher.starts import RemoteOperations
 from dolphin_publisher.transport import RestTransport, Transport
 
 log = logging.getLogger(__name__)
@@ -83,12 +85,10 @@ class _Attempt:
         self.lines.append(line)
 
 
-class Publisher:
+class Publisher(RemoteOperations):
     def __init__(self, db: Database, config: IntegrationConfig, client: DolphinClient,
                  transport: Transport | None = None) -> None:
-        self.db = db
-        self.config = config
-        self.client = client
+        super().__init__(db, config, client)
         self.transport: Transport = transport or RestTransport(client)
 
     # ---- publish ---------------------------------------------------------------------------------
@@ -118,18 +118,14 @@ class Publisher:
                             f"workflow {row['workflow_name']!r} is offline on the platform; put it online on the "
                             "platform before publishing it online"
                         )
-                    self._deploy(row, version, snapshot, relations, attempt)
+                    was_online = self._deploy(row, version, snapshot, relations, attempt)
                     if operation is PublishOperation.ONLINE:
                         self._online(row, snapshot, attempt)
+                    elif was_online is not None:
+                        self._online(row, snapshot, attempt, schedule_online=was_online)
             except PublisherError as exc:
                 return self._finish_failed(row, version, attempt, exc, operator)
             return self._finish_ok(row, version, attempt, operator)
-
-    def _engine_code(self, row: Row) -> int | None:
-        """The stored code, when it belongs to the configured project."""
-        if row["workflow_code"] and row["project_code"] == self.config.project_code:
-            return int(row["workflow_code"])
-        return None
 
     def _find(self, row: Row, name: str, attempt: _Attempt) -> RemoteDefinition | None:
         code = self._engine_code(row)
@@ -144,7 +140,8 @@ class Publisher:
         return found
 
     def _deploy(self, row: Row, version: Row, snapshot: WorkflowSnapshot, relations: Sequence[Row],
-                attempt: _Attempt) -> None:
+                attempt: _Attempt) -> bool | None:
+        """Write the definition; for one that was ONLINE and was rewritten, whether its schedule was online."""
         members = [t.task_id for t in snapshot.tasks]
         validate_definition({t.task_id: t for t in snapshot.tasks}, members, snapshot.dependencies)
         if snapshot.schedule is not None and attempt.operation is PublishOperation.ONLINE:
@@ -185,15 +182,20 @@ class Publisher:
             )
             if unchanged:
                 attempt.note(f"definition {current.code} already holds version {version['version_no']}: nothing sent")
-                return
+                return None
         result = self.transport.upsert_definition(payload, current=current, note=attempt.note)
         attempt.code = result.code
         attempt.engine_version = result.engine_version
-        attempt.release_state = "OFFLINE"
+        attempt.release_state = result.release_state
         attempt.definition_written = True
         attempt.wrote = True
+        if current is None or current.release_state != "ONLINE":
+            return None
+        return current.schedule_release_state == "ONLINE"
 
-    def _online(self, row: Row, snapshot: WorkflowSnapshot, attempt: _Attempt) -> None:
+    def _online(self, row: Row, snapshot: WorkflowSnapshot, attempt: _Attempt, *,
+                schedule_online: bool = True) -> None:
+        """Release ONLINE and bring the schedule in line; ``schedule_online=False`` leaves it offline."""
         assert attempt.code is not None
         if attempt.release_state != "ONLINE":
             self.client.release(attempt.code, "ONLINE")
@@ -215,10 +217,14 @@ class Publisher:
             attempt.schedule_id = existing.id if existing else None
             return
         wanted = convert_schedule(snapshot.schedule)
+        for warning in dst_warnings(snapshot.schedule.cron, wanted.timezone_id, start=datetime.now()):
+            log.warning("workflow %s schedule: %s", row["workflow_name"], warning)
+            attempt.note(f"warning: {warning}")
         cfg = self.config
         if existing is None:
             created = self.client.create_schedule(attempt.code, wanted, worker_group=cfg.worker_group,
                                                   tenant_code=cfg.tenant_code)
+            attempt.wrote = True
             attempt.note(f"created schedule {created.id} ({wanted.crontab}, {wanted.timezone_id})")
             existing_id, online = created.id, False
         else:
@@ -230,10 +236,11 @@ class Publisher:
                 if online:
                     self.client.schedule_offline(existing.id)
                     online = False
-                self.client.update_schedule(existing.id, wanted, worker_group=cfg.worker_group)
+                # Every current setting goes back (tenant, environment, alerts); the worker group is ours.
+                self.client.update_schedule(existing, wanted, workerGroup=cfg.worker_group)
                 attempt.wrote = True
                 attempt.note(f"updated schedule {existing.id} to {wanted.crontab} ({wanted.timezone_id})")
-        if not online:
+        if not online and schedule_online:
             self.client.schedule_online(existing_id)
             attempt.wrote = True
             attempt.note(f"schedule {existing_id} online")
@@ -326,63 +333,3 @@ class Publisher:
             "log": self._scrub("\n".join(attempt.lines)), "operator": operator,
         })
         return record_from_row(saved)
-
-    # ---- instances -------------------------------------------------------------------------------
-
-    def _startable(self, repo: Repo, workflow_id: int) -> Row:
-        row = repo.get_workflow(workflow_id)
-        if row is None:
-            raise NotFoundError(f"workflow {workflow_id} not found")
-        if row["status"] == "offline":
-            raise ConflictError(f"workflow {row['workflow_name']!r} is offline on the platform: no new instances")
-        if self._engine_code(row) is None:
-            raise ConflictError(f"workflow {row['workflow_name']!r} is not deployed to DolphinScheduler project "
-                                f"{self.config.project_code}: publish it first")
-        return row
-
-    def start(self, workflow_id: int, *, operator: str, params: dict[str, str] | None = None,
-              failure_strategy: str = "CONTINUE", dry_run: bool = False) -> dict[str, Any]:
-        """Start one instance. Never retried on a lost response: check executions before starting again."""
-        with self.db.connect() as conn:
-            row = self._startable(Repo(conn), workflow_id)
-        code = int(row["workflow_code"])
-        try:
-            ids = self.client.start_instance(code, failure_strategy=failure_strategy,
-                                             worker_group=self.config.worker_group,
-                                             tenant_code=self.config.tenant_code, start_params=params,
-                                             dry_run=dry_run)
-        except DolphinTransientError as exc:
-            if exc.outcome_unknown:
-                exc.message = (f"{exc.message}; the instance may have started anyway: check the executions "
-                               "(sync) before starting again")
-            raise
-        now = datetime.now().replace(microsecond=0)
-        with self.db.transaction() as repo:
-            repo.upsert_instances(workflow_id, [
-                {"instance_id": i, "engine_workflow_code": code, "name": None, "state": InstanceState.SUBMITTED_SUCCESS,
-                 "command_type": "START_PROCESS", "start_time": now, "end_time": None, "duration": None,
-                 "run_times": 1, "host": None, "executor_name": None, "started_by": operator,
-                 "raw": {"startParams": json.dumps(params or {})}}
-                for i in ids
-            ])
-        return {"workflow_id": workflow_id, "engine_workflow_code": code, "instance_ids": ids}
-
-    def batch_start(self, workflow_ids: Sequence[int], *, operator: str) -> dict[str, Any]:
-        with self.db.connect() as conn:
-            rows = [self._startable(Repo(conn), wid) for wid in workflow_ids]
-        codes = [int(r["workflow_code"]) for r in rows]
-        data = self.client.batch_start(codes, worker_group=self.config.worker_group,
-                                       tenant_code=self.config.tenant_code)
-        log.info("batch start of %s by %s", codes, operator)
-        return {"workflow_ids": list(workflow_ids), "engine_workflow_codes": codes, "result": data}
-
-    def delete_remote(self, workflow_id: int) -> int | None:
-        """Delete the DolphinScheduler definition (before the platform rows go)."""
-        with self.db.connect() as conn:
-            row = Repo(conn).get_workflow(workflow_id)
-        if row is None:
-            raise NotFoundError(f"workflow {workflow_id} not found")
-        code = self._engine_code(row)
-        if code is not None and self.client.get_definition(code) is not None:
-            self.client.delete_definition(code)
-        return code

@@ -122,6 +122,22 @@ class RemoteSchedule(_Remote):
     start_time: str | None = Field(default=None, alias="startTime")
     end_time: str | None = Field(default=None, alias="endTime")
     release_state: str | None = Field(default=None, alias="releaseState")
+    failure_strategy: str | None = Field(default=None, alias="failureStrategy")
+    warning_type: str | None = Field(default=None, alias="warningType")
+    warning_group_id: int | None = Field(default=None, alias="warningGroupId")
+    workflow_instance_priority: str | None = Field(
+        default=None, validation_alias=AliasChoices("workflowInstancePriority", "processInstancePriority"))
+    worker_group: str | None = Field(default=None, alias="workerGroup")
+    tenant_code: str | None = Field(default=None, alias="tenantCode")
+    environment_code: int | None = Field(default=None, alias="environmentCode")
+
+    def settings(self) -> dict[str, Any]:
+        """The fields a schedule update must send back to keep them (wire names, unknown ones left out)."""
+        values = {"failureStrategy": self.failure_strategy, "warningType": self.warning_type,
+                  "warningGroupId": self.warning_group_id, "workflowInstancePriority": self.workflow_instance_priority,
+                  "workerGroup": self.worker_group, "tenantCode": self.tenant_code,
+                  "environmentCode": self.environment_code}
+        return {k: v for k, v in values.items() if v is not None}
 
 
 T = TypeVar("T", bound=BaseModel)

@@ -59,7 +59,8 @@ class Runtime:
         if config.transport == "gateway":
             return GatewayTransport(host=config.gateway_host or "", port=config.gateway_port or DEFAULT_PORT,
                                     auth_token=config.gateway_token, user_name=config.gateway_user,
-                                    project_name=config.project_name, worker_group=config.worker_group)
+                                    project_name=config.project_name, worker_group=config.worker_group,
+                                    client=client)
         return RestTransport(client)
 
     @contextmanager

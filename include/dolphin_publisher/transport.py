@@ -24,6 +24,7 @@ class UpsertResult:
     engine_version: int | None = None
     released_offline: bool = False
     recovered_lost_response: bool = False
+    release_state: str = "OFFLINE"  # the definition's state once the upsert is done
 
 
 class Transport(Protocol):
@@ -67,23 +68,27 @@ class RestTransport:
 
     def _update(self, current: RemoteDefinition, payload: DefinitionPayload,
                 note: Callable[[str], None]) -> UpsertResult:
+        """Update in place, keeping the release state: an ONLINE definition is released OFFLINE (the
+        server refuses to edit it, 50008) and updated with ``releaseState=ONLINE``, which has the server
+        release it again. Its schedule went offline with it; the publisher puts that back."""
         released = False
-        if current.release_state == "ONLINE":
+        keep = "ONLINE" if current.release_state == "ONLINE" else "OFFLINE"
+        if keep == "ONLINE":
             note(f"definition {current.code} is ONLINE; releasing it OFFLINE so it can be edited")
             self.client.release(current.code, "OFFLINE")
             released = True
         try:
-            remote = self.client.update_definition(current.code, payload)
+            remote = self.client.update_definition(current.code, payload, release_state=keep)
         except DolphinApiError as exc:
             if exc.code != ONLINE_NOT_EDITABLE:
                 raise
             note(f"server refused the update ({exc.code} {exc.msg}); releasing OFFLINE and updating again")
             self.client.release(current.code, "OFFLINE")
-            released = True
-            remote = self.client.update_definition(current.code, payload)
-        note(f"updated definition {current.code}")
-        return UpsertResult(code=current.code, created=False,
-                            engine_version=remote.version if remote else None, released_offline=released)
+            released, keep = True, "ONLINE"
+            remote = self.client.update_definition(current.code, payload, release_state=keep)
+        note(f"updated definition {current.code}" + (" and released it ONLINE again" if keep == "ONLINE" else ""))
+        return UpsertResult(code=current.code, created=False, engine_version=remote.version if remote else None,
+                            released_offline=released, release_state=keep)
 
     def _create(self, payload: DefinitionPayload, note: Callable[[str], None]) -> UpsertResult:
         for attempt in range(1, self.create_attempts + 1):

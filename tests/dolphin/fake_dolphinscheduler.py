@@ -1,11 +1,23 @@
-"""A DolphinScheduler 3.3/3.4 API server for tests, over real HTTP, following the contract.
+"""A DolphinScheduler 3.3/3.4 API server for tests, over real HTTP, following the real server's source.
 
-It checks what the real server checks (form-encoded bodies, the ``token`` header with a 401 and an
-empty body, the envelope, the create/update validations with their codes, release semantics,
-schedules, instances, pages) and adds test controls that are plain Python, not HTTP: fault
-injection (5xx, delays, a dropped response after a successful create), a call log, and instance
-completion. Error codes not fixed by the contract (log of an unknown task instance, unknown
-schedule, deleting an online definition) use the numbers DolphinScheduler uses for them.
+Every behaviour below names the Java file it follows, on the ``dev`` branch of apache/dolphinscheduler
+(2024-10, the 3.3 line; ``3.2.2-release`` differs only in naming: "process" for "workflow").
+Abbreviations: ``api/`` = ``dolphinscheduler-api/src/main/java/org/apache/dolphinscheduler/api/``,
+``controller/X`` = ``api/controller/X.java``, ``impl/X`` = ``api/service/impl/X.java``.
+
+Transport, as the real server does it:
+- Business errors come back with HTTP 200 and a non-zero ``code``; an unexpected exception too: the
+  ``@ApiException`` status of the endpoint with the exception's message, or 10000 when the endpoint has
+  none (``api/exceptions/ApiExceptionHandler.java``). The server itself never answers 5xx: a 5xx here is
+  a test-injected proxy failure (``fail_next``) with an HTML body, never an envelope.
+- A missing or malformed request parameter (Spring's binding fails before the controller runs) is
+  handled by that same ``ApiExceptionHandler``: the endpoint's own code (10105, 10107, 50014, ...), not
+  10001. A JSON body therefore reads as missing parameters, answered the same way.
+- An unknown path is forwarded to the web UI: ``index.html`` with HTTP 200 (``controller/DsErrorController``).
+- ``token`` header: a missing or wrong one gets 401 with an empty body (``api/interceptor/LoginHandlerInterceptor``).
+
+Test controls are plain Python, not HTTP: fault injection (proxy 5xx, delays, a dropped response
+after the call was performed), a call log, and instance completion.
 """
 
 from __future__ import annotations
@@ -116,6 +128,40 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", r"/projects/(?P<p>[^/]+)/schedules/(?P<id>\d+)/offline", "schedule-offline"),
     ]
 ]
+
+
+# The ``@ApiException`` status of each endpoint: what a missing/malformed parameter or an unexpected
+# exception answers (controller/WorkflowDefinitionController, TaskDefinitionController,
+# ExecutorController, WorkflowInstanceController, LoggerController, SchedulerController).
+ENDPOINT_ERRORS: dict[str, tuple[int, str]] = {
+    "gen-task-codes": (10049, "login user query project list paging error"),
+    "create-workflow": (10105, "create workflow definition error"),
+    "list-workflows": (10122, "query workflow definition list paging error"),
+    "query-by-name": (10109, "query detail of workflow definition error"),
+    "verify-name": (10106, "verify workflow definition name unique error"),
+    "get-workflow": (10109, "query detail of workflow definition error"),
+    "update-workflow": (10107, "update workflow definition error"),
+    "delete-workflow": (50022, "delete workflow definition by code error"),
+    "release": (10108, "release workflow definition error"),
+    "start": (50014, "start workflow instance error"),
+    "batch-start": (50014, "batch start workflow instance error: {0}"),
+    "execute": (50015, "execute workflow instance error"),
+    "list-instances": (10113, "query workflow instance list paging error"),
+    "get-instance": (10116, "query workflow instance by id error"),
+    "instance-tasks": (10114, "query task list by workflow instance id error"),
+    "log-detail": (10103, "view task instance log error: {0}"),
+    "create-schedule": (10076, "create schedule error"),
+    "list-schedules": (10080, "query schedule list paging error"),
+    "update-schedule": (10077, "update schedule error"),
+    "schedule-online": (10078, "publish schedule online error"),
+    "schedule-offline": (10079, "offline schedule error"),
+}
+INDEX_HTML = b"<!DOCTYPE html><html><head><title>DolphinScheduler</title></head><body><div id=app></div></body></html>"
+EXEC_TYPES = ("START_PROCESS", "COMPLEMENT_DATA")  # CommandType values ExecutorController switches on
+
+
+class BadParam(Exception):
+    """A request parameter Spring cannot bind: answered with the endpoint's @ApiException code."""
 
 
 class FakeDolphinScheduler:
@@ -236,34 +282,40 @@ class FakeDolphinScheduler:
         with self.lock:
             self.calls.append(call)
         if route is None or sub is None:
-            return "send", 404, None, call
+            # controller/DsErrorController: a 404 is forwarded to the UI's index.html with HTTP 200.
+            return "send", 200, INDEX_HTML, call
         faults = self._take_faults(endpoint)
         for fault in faults:
             if fault.kind == "delay":
                 time.sleep(fault.seconds)
         for fault in faults:
-            if fault.kind == "status":
+            if fault.kind == "status":  # a proxy in front of the server failing: HTML, no envelope
                 return "send", fault.status, b"<html>upstream unavailable</html>", call
         if headers.get("token") != self.token:
             return "send", 401, None, call
         for fault in faults:
             if fault.kind == "error":
                 return "send", 200, self._envelope(ApiError(fault.status, fault.mode)), call
-        content_type = headers.get("content-type", "")
-        if method in ("POST", "PUT") and "json" in content_type:
-            error = ApiError(10001, "request parameter body is not valid: JSON bodies are not accepted, "
-                                    "send application/x-www-form-urlencoded")
-            return "send", 400, self._envelope(error), call
+        # No JSON special case: the controllers bind @RequestParam from the query and the form only,
+        # so a JSON body leaves the required parameters missing (answered below like any missing one).
         params = {**query, **form}
+        name, groups = route
         try:
-            name, groups = route
             if "p" in groups:
                 project = groups["p"]
-                if not project.isdigit() or int(project) not in self.projects:
-                    raise ApiError(10018, f"project {project} not found ")
+                if not project.isdigit():
+                    raise BadParam(f"Failed to convert value of type 'java.lang.String' to required type "
+                                   f"'long'; For input string: \"{project}\"")
+                if int(project) not in self.projects:
+                    raise ApiError(10018, f"project {project} not found ")  # impl/ProjectServiceImpl
                 groups["p"] = int(project)
             status, data = getattr(self, "_" + name.replace("-", "_"))(params, **groups)
             body = self._envelope(None, data)
+        except BadParam as exc:
+            # api/exceptions/ApiExceptionHandler: the endpoint's @ApiException status, its message
+            # template as is, then ":" and the exception's message.
+            code, msg = ENDPOINT_ERRORS[name]
+            status, body = 200, self._envelope(ApiError(code, f"{msg}:{exc}"))
         except ApiError as exc:
             status, body = exc.http_status, self._envelope(exc)
         if any(f.kind == "drop" for f in faults) and status < 300:
@@ -273,18 +325,19 @@ class FakeDolphinScheduler:
 
     @staticmethod
     def _envelope(error: ApiError | None, data: Any = None) -> dict[str, Any]:
+        """api/utils/Result.java: code, msg, data, success, failed (HTTP 200 either way)."""
         if error is not None:
-            return {"code": error.code, "msg": error.msg, "data": None, "success": False, "failed": True,
-                    "traceId": "fake"}
-        return {"code": 0, "msg": "success", "data": data, "success": True, "failed": False, "traceId": "fake"}
+            return {"code": error.code, "msg": error.msg, "data": None, "success": False, "failed": True}
+        return {"code": 0, "msg": "success", "data": data, "success": True, "failed": False}
 
     # ---- helpers ----------------------------------------------------------------------------------
 
     @staticmethod
     def _required(params: dict[str, str], name: str) -> str:
+        """A @RequestParam without default: missing → MissingServletRequestParameterException."""
         value = params.get(name)
-        if value is None or value == "":
-            raise ApiError(10001, f"request parameter {name} is not valid")
+        if value is None:
+            raise BadParam(f"Required request parameter '{name}' for method parameter type String is not present")
         return value
 
     @staticmethod
@@ -292,17 +345,35 @@ class FakeDolphinScheduler:
         value = params.get(name)
         if value in (None, "") and default is not None:
             return default
+        if value is None:
+            raise BadParam(f"Required request parameter '{name}' for method parameter type long is not present")
         try:
             return int(str(value))
         except ValueError as exc:
-            raise ApiError(10001, f"request parameter {name} is not valid") from exc
+            raise BadParam(f"Failed to convert value of type 'java.lang.String' to required type 'long'; "
+                           f"For input string: \"{value}\"") from exc
+
+    @staticmethod
+    def _enum(params: dict[str, str], name: str, values: tuple[str, ...], default: str | None = None,
+              *, required: bool = True) -> str | None:
+        """An enum @RequestParam: an unknown value fails to convert; a missing one is its default."""
+        value = params.get(name)
+        if value in (None, ""):
+            if default is None and required:
+                raise BadParam(f"Required request parameter '{name}' is not present")
+            return default
+        if value not in values:
+            raise BadParam(f"Failed to convert value of type 'java.lang.String' to required type for '{name}': "
+                           f"No enum constant {value}")
+        return value
 
     @staticmethod
     def _page(items: list[Any], params: dict[str, str]) -> dict[str, Any]:
-        page_no = FakeDolphinScheduler._int(params, "pageNo", 1)
-        page_size = FakeDolphinScheduler._int(params, "pageSize", 10)
+        """api/utils/PageInfo.java; pageNo/pageSize below 1 → 10001 (BaseController.checkPageParams)."""
+        page_no = FakeDolphinScheduler._int(params, "pageNo")
+        page_size = FakeDolphinScheduler._int(params, "pageSize")
         if page_no < 1 or page_size < 1:
-            raise ApiError(10001, "request parameter pageNo/pageSize is not valid")
+            raise ApiError(10001, f"request parameter {'pageNo' if page_no < 1 else 'pageSize'} is not valid")
         start = (page_no - 1) * page_size
         return {"totalList": items[start:start + page_size], "total": len(items),
                 "totalPage": (len(items) + page_size - 1) // page_size, "pageSize": page_size,
@@ -324,10 +395,10 @@ class FakeDolphinScheduler:
                 "taskDefinitionList": [dict(t, projectCode=d.project_code) for t in d.tasks]}
 
     def _parse_json(self, params: dict[str, str], name: str, *, required: bool) -> Any:
-        raw = params.get(name)
+        raw = self._required(params, name) if required else params.get(name)
         if raw in (None, ""):
             if required:
-                raise ApiError(10001, f"request parameter {name} is not valid")
+                raise ApiError(50017, f"data {name} not valid")
             return None
         try:
             return json.loads(raw)
@@ -335,16 +406,18 @@ class FakeDolphinScheduler:
             raise ApiError(50017, f"data {name} not valid") from exc
 
     def _validate_dag(self, params: dict[str, str], *, project: int, exclude_code: int | None) -> dict[str, Any]:
+        """impl/WorkflowDefinitionServiceImpl (create/update → checkWorkflowNodeList, checkTaskDefinitionList,
+        checkTaskRelationList). No duplicate-task-name check exists there: two tasks may share a name."""
         name = self._required(params, "name").strip()
+        tasks = self._parse_json(params, "taskDefinitionJson", required=True)
+        relations = self._parse_json(params, "taskRelationJson", required=True)
         clash = next((d for d in self.definitions.values()
                       if d.name == name and d.code != exclude_code and d.project_code == project), None)
         if clash is not None:
             raise ApiError(10168, f"workflow definition name {name} already exists")
-        tasks = self._parse_json(params, "taskDefinitionJson", required=True)
         if not isinstance(tasks, list) or not tasks:
             raise ApiError(50017, "data taskDefinitionJson not valid")
         codes: set[int] = set()
-        names: set[str] = set()
         for task in tasks:
             if not isinstance(task, dict) or not isinstance(task.get("code"), int) or not task.get("name"):
                 raise ApiError(50017, "data taskDefinitionJson not valid")
@@ -360,26 +433,22 @@ class FakeDolphinScheduler:
             if kind not in ("SHELL", "PYTHON", "SQL") or (
                 kind in ("SHELL", "PYTHON") and not str(task_params.get("rawScript") or "").strip()) or (
                 kind == "SQL" and (not task_params.get("sql") or task_params.get("datasource") is None)):
-                raise ApiError(50020, f"task definition {task['name']} parameter invalid")
-            if task["name"] in names:
-                raise ApiError(10198, f"task definition name [{task['name']}] is duplicated")
-            names.add(task["name"])
+                raise ApiError(50020, f"workflow node {task['name']} parameter invalid")
             codes.add(task["code"])
-        relations = self._parse_json(params, "taskRelationJson", required=True)
         if not isinstance(relations, list) or not relations:
             raise ApiError(50017, "data taskRelationJson not valid")
         for rel in relations:
             if not isinstance(rel, dict) or "postTaskCode" not in rel or "preTaskCode" not in rel:
                 raise ApiError(50017, "data taskRelationJson not valid")
             if rel["postTaskCode"] == 0:
-                raise ApiError(50036, "process node relation error")
+                raise ApiError(50036, "workflow node relation error")
         unknown = {r["postTaskCode"] for r in relations} - codes
         unknown |= {r["preTaskCode"] for r in relations if r["preTaskCode"] != 0} - codes
         if unknown:
-            raise ApiError(50030, f"task definition {','.join(str(c) for c in sorted(unknown))} does not exist")
+            raise ApiError(50030, f"task definition [{','.join(str(c) for c in sorted(unknown))}] does not exist")
         orphans = codes - {r["postTaskCode"] for r in relations}
         if orphans:
-            raise ApiError(50036, "process node relation error")
+            raise ApiError(50036, "workflow node relation error")
         succ: dict[int, list[int]] = defaultdict(list)
         indegree = dict.fromkeys(codes, 0)
         for rel in relations:
@@ -396,13 +465,12 @@ class FakeDolphinScheduler:
                 if indegree[nxt] == 0:
                     ready.append(nxt)
         if seen != len(codes):
-            raise ApiError(50019, "process node has cycle")
-        global_params = params.get("globalParams") or "[]"
+            raise ApiError(50019, "workflow node has cycle")
+        global_params = params.get("globalParams") or "[]"  # defaultValue = "[]"
         if not isinstance(self._parse_json({"globalParams": global_params}, "globalParams", required=True), list):
             raise ApiError(50017, "data globalParams not valid")
-        execution_type = params.get("executionType") or "PARALLEL"
-        if execution_type not in ("PARALLEL", "SERIAL_WAIT", "SERIAL_DISCARD", "SERIAL_PRIORITY"):
-            raise ApiError(10001, "request parameter executionType is not valid")
+        execution_type = self._enum(params, "executionType", ("PARALLEL", "SERIAL_WAIT", "SERIAL_DISCARD",
+                                                              "SERIAL_PRIORITY"), "PARALLEL")
         return {"name": name, "tasks": tasks, "relations": relations, "global_params": global_params,
                 "execution_type": execution_type, "description": params.get("description") or "",
                 "locations": params.get("locations") or "", "timeout": self._int(params, "timeout", 0)}
@@ -410,15 +478,26 @@ class FakeDolphinScheduler:
     # ---- endpoints --------------------------------------------------------------------------------
 
     def _gen_task_codes(self, params: dict[str, str], p: int) -> tuple[int, Any]:
-        raw = params.get("genNum")
-        if raw is None or not raw.lstrip("-").isdigit() or not 1 <= int(raw) <= 100:
-            raise ApiError(50017, "data genNum not valid")
+        """controller/TaskDefinitionController + impl/TaskDefinitionServiceImpl.genTaskCodeList:
+        1 ≤ genNum ≤ 100 else 50017; a missing or non-numeric genNum is the endpoint's 10049."""
+        count = self._int(params, "genNum")
+        if not 1 <= count <= 100:
+            raise ApiError(50017, f"data {count} not valid")
         with self.lock:
-            codes = [next(self._next_code) for _ in range(int(raw))]
+            codes = [next(self._next_code) for _ in range(count)]
             self.issued_codes.update(codes)
         return 200, codes
 
+    def gateway_gen_task_codes(self, count: int) -> dict[str, Any]:
+        """api/python/PythonGateway.genTaskCodeList: the service's result map, not a list."""
+        try:
+            _, codes = self._gen_task_codes({"genNum": str(count)}, next(iter(self.projects)))
+        except ApiError as exc:
+            return {"status": "DATA_IS_NOT_VALID", "msg": exc.msg}
+        return {"status": "SUCCESS", "msg": "success", "data": codes}
+
     def _create_workflow(self, params: dict[str, str], p: int) -> tuple[int, Any]:
+        """controller/WorkflowDefinitionController.createWorkflowDefinition: HTTP 201, created OFFLINE."""
         with self.lock:
             checked = self._validate_dag(params, project=p, exclude_code=None)
             code = next(self._next_code)
@@ -433,11 +512,15 @@ class FakeDolphinScheduler:
             return 201, definition.as_json(None)
 
     def _update_workflow(self, params: dict[str, str], p: int, code: str) -> tuple[int, Any]:
+        """controller/WorkflowDefinitionController.updateWorkflowDefinition: ``releaseState`` defaults to
+        OFFLINE; the service refuses an ONLINE definition (50008, impl/WorkflowDefinitionServiceImpl);
+        after a successful update ``releaseState=ONLINE`` calls onlineWorkflowDefinition (its schedule
+        is not touched: it stays as it was, offline after the release OFFLINE that preceded the edit)."""
+        release = self._enum(params, "releaseState", ("ONLINE", "OFFLINE"), "OFFLINE")
         with self.lock:
             definition = self._definition(p, code)
             if definition.release_state == "ONLINE":
-                raise ApiError(50008, f"workflow definition {code} workflow version {definition.version} online, "
-                                      "cannot be edited")
+                raise ApiError(50008, f"workflow definition {definition.name} does not allow edit")
             checked = self._validate_dag(params, project=p, exclude_code=definition.code)
             old = {t["code"]: t for t in definition.tasks}
             for task in checked["tasks"]:
@@ -451,13 +534,13 @@ class FakeDolphinScheduler:
             definition.tasks, definition.relations = checked["tasks"], checked["relations"]
             definition.version += 1
             definition.update_time = _now()
-            release = params.get("releaseState") or "OFFLINE"
-            if release not in ("ONLINE", "OFFLINE"):
-                raise ApiError(10001, "request parameter releaseState is not valid")
-            definition.release_state = release
-            return 200, definition.as_json(None)
+            data = definition.as_json(None)  # the service returns the definition as updated, still OFFLINE
+            if release == "ONLINE":
+                definition.release_state = "ONLINE"
+            return 200, data
 
     def _get_workflow(self, params: dict[str, str], p: int, code: str) -> tuple[int, Any]:
+        """impl/WorkflowDefinitionServiceImpl.queryWorkflowDefinitionByCode: DagData; unknown → 50003."""
         with self.lock:
             return 200, self._dag_data(self._definition(p, code))
 
@@ -477,6 +560,7 @@ class FakeDolphinScheduler:
         return 200, None
 
     def _list_workflows(self, params: dict[str, str], p: int) -> tuple[int, Any]:
+        """WorkflowDefinitionController.queryWorkflowDefinitionListPaging: pageNo, pageSize required."""
         search = params.get("searchVal") or ""
         with self.lock:
             items = [d.as_json(None) for d in sorted(self.definitions.values(), key=lambda d: -d.code)
@@ -484,28 +568,33 @@ class FakeDolphinScheduler:
         return 200, self._page(items, params)
 
     def _delete_workflow(self, params: dict[str, str], p: int, code: str) -> tuple[int, Any]:
+        """impl/WorkflowDefinitionServiceImpl.deleteWorkflowDefinitionByCode: an ONLINE definition → 50021;
+        an ONLINE schedule → 50023; an OFFLINE schedule is deleted with the definition."""
         with self.lock:
             definition = self._definition(p, code)
             if definition.release_state == "ONLINE":
-                raise ApiError(50021, f"workflow definition {code} is already online")
+                raise ApiError(50021, f"workflow definition [{definition.name}] is already online")
+            schedule = self._schedule_of(definition.code)
+            if schedule is not None and schedule["releaseState"] == "ONLINE":
+                raise ApiError(50023, f"the status of schedule {schedule['id']} is already online")
             del self.definitions[definition.code]
-            for sid in [s for s, v in self.schedules.items() if v["workflowDefinitionCode"] == definition.code]:
-                del self.schedules[sid]
+            if schedule is not None:
+                del self.schedules[schedule["id"]]
         return 200, None
 
     def _release(self, params: dict[str, str], p: int, code: str) -> tuple[int, Any]:
-        state = params.get("releaseState")
-        if state not in ("ONLINE", "OFFLINE"):
-            raise ApiError(10001, "request parameter releaseState is not valid")
+        """WorkflowDefinitionController.releaseWorkflowDefinition → online/offlineWorkflowDefinition: the same
+        state again is a no-op; offline also takes the schedule offline (offlineSchedulerByWorkflowCode)."""
+        state = self._enum(params, "releaseState", ("ONLINE", "OFFLINE"))
         with self.lock:
             definition = self._definition(p, code)
-            if state == "ONLINE" and not definition.relations:
-                raise ApiError(50035, "the dag of workflow is empty")
-            definition.release_state = state
-            if state == "OFFLINE":
+            if state == "ONLINE" and definition.release_state != "ONLINE" and not definition.relations:
+                raise ApiError(50035, "workflow dag is empty")
+            if state == "OFFLINE" and definition.release_state == "ONLINE":
                 schedule = self._schedule_of(definition.code)
                 if schedule is not None:
                     schedule["releaseState"] = "OFFLINE"
+            definition.release_state = state
         return 200, True
 
     def _new_instance(self, definition: Definition, params: dict[str, str]) -> int:
@@ -529,49 +618,74 @@ class FakeDolphinScheduler:
             }
         return instance_id
 
-    def _check_start_params(self, params: dict[str, str]) -> None:
-        if params.get("failureStrategy") not in ("CONTINUE", "END"):
-            raise ApiError(10001, "request parameter failureStrategy is not valid")
-        if params.get("warningType") not in ("NONE", "SUCCESS", "FAILURE", "ALL"):
-            raise ApiError(10001, "request parameter warningType is not valid")
-        if params.get("startParams"):
+    def _start_params(self, params: dict[str, str]) -> str | None:
+        """ExecutorController: scheduleTime, failureStrategy, warningType are required (enums); startParams
+        is a JSON map or a JSON list of properties (PropertyUtils.startParamsTransformPropertyList)."""
+        self._required(params, "scheduleTime")
+        self._enum(params, "failureStrategy", ("CONTINUE", "END"))
+        self._enum(params, "warningType", ("NONE", "SUCCESS", "FAILURE", "ALL"))
+        self._enum(params, "taskDependType", ("TASK_ONLY", "TASK_PRE", "TASK_POST"), required=False)
+        raw = params.get("startParams")
+        if raw:
             try:
-                if not isinstance(json.loads(params["startParams"]), dict):
-                    raise ValueError
-            except ValueError as exc:
-                raise ApiError(10001, "request parameter startParams is not valid") from exc
+                value = json.loads(raw)
+            except json.JSONDecodeError:
+                value = []
+            if not isinstance(value, dict | list):
+                value = []
+            return json.dumps(value)
+        return None
+
+    def _trigger(self, p: int, code: int, params: dict[str, str]) -> int:
+        """impl/ExecutorServiceImpl (trigger): unknown definition → 50003, offline → 50004."""
+        definition = self._definition(p, code)
+        if definition.release_state != "ONLINE":
+            raise ApiError(50004, f"workflow definition {definition.name} workflow version "
+                                  f"{definition.version} not online")
+        return self._new_instance(definition, params)
 
     def _start(self, params: dict[str, str], p: int) -> tuple[int, Any]:
+        """ExecutorController.triggerWorkflowDefinition: ``execType`` defaults to START_PROCESS,
+        ``taskDependType`` to TASK_POST; answers the list of instance ids."""
         code = self._int(params, "workflowDefinitionCode")
-        self._check_start_params(params)
+        self._start_params(params)
+        self._enum(params, "execType", EXEC_TYPES, "START_PROCESS")
         with self.lock:
-            definition = self._definition(p, code)
-            if definition.release_state != "ONLINE":
-                raise ApiError(50004, f"workflow definition {code} not released")
-            return 200, [self._new_instance(definition, params)]
+            return 200, [self._trigger(p, code, params)]
 
     def _batch_start(self, params: dict[str, str], p: int) -> tuple[int, Any]:
-        codes = [c for c in self._required(params, "workflowDefinitionCodes").split(",") if c]
-        self._check_start_params(params)
+        """ExecutorController.batchTriggerWorkflowDefinitions: ``execType`` has *no default* here and the
+        single-start method it calls per code switches on it, so a missing one is a NullPointerException
+        → 50014 with message "…: {0}:null" (ApiExceptionHandler, unformatted template). The codes are
+        started one by one: when one fails (its ServiceException code, e.g. 50004), the earlier ones are
+        already running and the answer is only that error."""
+        raw_codes = self._required(params, "workflowDefinitionCodes")
+        self._start_params(params)
+        exec_type = self._enum(params, "execType", EXEC_TYPES, required=False)
+        try:
+            codes = [int(c) for c in raw_codes.split(",")]
+        except ValueError as exc:
+            raise BadParam(f"For input string: \"{raw_codes}\"") from exc
+        started: list[int] = []
         with self.lock:
-            failed = [c for c in codes if not c.isdigit() or int(c) not in self.definitions
-                      or self.definitions[int(c)].release_state != "ONLINE"]
-            if failed:
-                raise ApiError(50014, f"start workflow instance error: {','.join(failed)}")
-            return 200, [self._new_instance(self.definitions[int(c)], params) for c in codes]
+            for code in codes:
+                if exec_type is None:
+                    raise BadParam("null")
+                started.append(self._trigger(p, code, params))
+        return 200, started
 
     def _execute(self, params: dict[str, str], p: int) -> tuple[int, Any]:
+        """ExecutorController.controlWorkflowInstance: unknown instance → 50001."""
         instance_id = self._int(params, "workflowInstanceId")
-        kind = params.get("executeType")
+        transitions = {"STOP": "STOP", "PAUSE": "PAUSE", "REPEAT_RUNNING": "RUNNING_EXECUTION",
+                       "START_FAILURE_TASK_PROCESS": "RUNNING_EXECUTION",
+                       "RECOVER_SUSPENDED_PROCESS": "RUNNING_EXECUTION"}
+        kind = self._enum(params, "executeType", tuple(transitions))
+        assert kind is not None
         with self.lock:
             inst = self.instances.get(instance_id)
             if inst is None or inst["projectCode"] != p:
                 raise ApiError(50001, f"workflow instance {instance_id} does not exist")
-            transitions = {"STOP": "STOP", "PAUSE": "PAUSE", "REPEAT_RUNNING": "RUNNING_EXECUTION",
-                           "START_FAILURE_TASK_PROCESS": "RUNNING_EXECUTION",
-                           "RECOVER_SUSPENDED_PROCESS": "RUNNING_EXECUTION"}
-            if kind not in transitions:
-                raise ApiError(10001, "request parameter executeType is not valid")
             inst["state"] = transitions[kind]
             if kind == "REPEAT_RUNNING":
                 inst["runTimes"] += 1
@@ -583,10 +697,11 @@ class FakeDolphinScheduler:
         return {k: v for k, v in instance.items() if not k.startswith("_")}
 
     def _list_instances(self, params: dict[str, str], p: int) -> tuple[int, Any]:
-        code = params.get("workflowDefinitionCode")
+        """WorkflowInstanceController.queryWorkflowInstanceList: newest first; pageNo, pageSize required."""
+        code = self._int(params, "workflowDefinitionCode", 0)
         with self.lock:
             items = [self._public(i) for i in sorted(self.instances.values(), key=lambda i: -i["id"])
-                     if i["projectCode"] == p and (not code or str(i["workflowDefinitionCode"]) == code)]
+                     if i["projectCode"] == p and (not code or i["workflowDefinitionCode"] == code)]
         return 200, self._page(items, params)
 
     def _instance(self, p: int, instance_id: str) -> dict[str, Any]:
@@ -606,9 +721,11 @@ class FakeDolphinScheduler:
             return 200, {"workflowInstanceState": inst["state"], "taskList": tasks}
 
     def _log_detail(self, params: dict[str, str]) -> tuple[int, Any]:
+        """controller/LoggerController.queryLog: taskInstanceId, skipLineNum, limit all required;
+        an unknown task instance → 10008 (impl/LoggerServiceImpl)."""
         task_id = self._int(params, "taskInstanceId")
-        skip = self._int(params, "skipLineNum", 0)
-        limit = self._int(params, "limit", 100)
+        skip = self._int(params, "skipLineNum")
+        limit = self._int(params, "limit")
         with self.lock:
             task = self.task_instances.get(task_id)
             if task is None:
@@ -616,74 +733,121 @@ class FakeDolphinScheduler:
             lines = task["_log"][skip:skip + limit]
         return 200, {"lineNum": len(lines), "message": "\n".join(lines)}
 
-    def _schedule_json(self, params: dict[str, str]) -> dict[str, Any]:
-        schedule = self._parse_json(params, "schedule", required=True)
-        if not isinstance(schedule, dict):
-            raise ApiError(10001, "request parameter schedule is not valid")
+    def _schedule_json(self, params: dict[str, str], *, cron_error: int = 10001) -> dict[str, Any]:
+        """impl/SchedulerServiceImpl (insert/update): equal times → 10141, start after end → 80003,
+        a crontab Quartz refuses → 10001 naming the crontab (insert) / 10024 (update)."""
+        raw = self._required(params, "schedule")
         try:
-            quartz.parse(str(schedule.get("crontab") or ""))
+            schedule = json.loads(raw)
             start = datetime.strptime(schedule["startTime"], FMT)
             end = datetime.strptime(schedule["endTime"], FMT)
-        except (quartz.QuartzError, KeyError, TypeError, ValueError) as exc:
-            raise ApiError(10001, f"request parameter schedule is not valid: {exc}") from exc
-        if start >= end:
-            raise ApiError(10001, "request parameter schedule is not valid: startTime after endTime")
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ApiError(10140, "parse cron to cron expression error") from exc
+        if start == end:
+            raise ApiError(10141, "The start time must not be the same as the end")
+        if start > end:
+            raise ApiError(80003, "start time bigger than end time error")
+        try:
+            quartz.parse(str(schedule.get("crontab") or ""))
+        except quartz.QuartzError as exc:
+            if cron_error == 10024:
+                raise ApiError(10024, f"scheduler crontab expression validation failure: {schedule.get('crontab')}"
+                               ) from exc
+            raise ApiError(10001, f"request parameter {schedule.get('crontab')} is not valid") from exc
         return schedule
 
+    def _schedule_settings(self, params: dict[str, str], *, failure_default: str) -> dict[str, Any]:
+        """SchedulerController create/update defaults: warningType NONE, warningGroupId 1, tenantCode
+        default, environmentCode -1, workerGroup default, priority MEDIUM; failureStrategy CONTINUE on
+        create but END on update. An omitted field takes its default: update overwrites every field."""
+        return {
+            "warningType": self._enum(params, "warningType", ("NONE", "SUCCESS", "FAILURE", "ALL"), "NONE"),
+            "warningGroupId": self._int(params, "warningGroupId", 1),
+            "failureStrategy": self._enum(params, "failureStrategy", ("CONTINUE", "END"), failure_default),
+            "workerGroup": params.get("workerGroup") or "default",
+            "tenantCode": params.get("tenantCode") or "default",
+            "environmentCode": self._int(params, "environmentCode", -1),
+            "workflowInstancePriority": self._enum(
+                params, "workflowInstancePriority", ("HIGHEST", "HIGH", "MEDIUM", "LOW", "LOWEST"), "MEDIUM"),
+        }
+
     def _create_schedule(self, params: dict[str, str], p: int) -> tuple[int, Any]:
+        """SchedulerController.createSchedule (HTTP 201) → impl/SchedulerServiceImpl.insertSchedule:
+        the definition must be ONLINE (50004), one schedule per workflow (10204), created OFFLINE."""
         code = self._int(params, "workflowDefinitionCode")
-        schedule = self._schedule_json(params)
+        self._required(params, "schedule")
+        settings = self._schedule_settings(params, failure_default="CONTINUE")
         with self.lock:
             definition = self._definition(p, code)
             if definition.release_state != "ONLINE":
-                raise ApiError(50004, f"workflow definition {code} not released")
-            if self._schedule_of(code) is not None:
-                raise ApiError(10204, f"workflow {code} schedule {self._schedule_of(code)['id']} already exist")
+                raise ApiError(50004, f"workflow definition {definition.name} workflow version "
+                                      f"{definition.version} not online")
+            existing = self._schedule_of(code)
+            if existing is not None:
+                raise ApiError(10204, f"workflow {code} schedule {existing['id']} already exist, please update "
+                                      "or delete it")
+            schedule = self._schedule_json(params)
             sid = next(self._ids)
             self.schedules[sid] = {
                 "id": sid, "workflowDefinitionCode": code, "workflowDefinitionName": definition.name,
                 "projectName": self.projects[p], "crontab": schedule["crontab"],
-                "timezoneId": schedule.get("timezoneId"),
-                "startTime": schedule["startTime"], "endTime": schedule["endTime"], "releaseState": "OFFLINE",
-                "failureStrategy": params.get("failureStrategy") or "CONTINUE",
-                "workerGroup": params.get("workerGroup") or "default", "_project": p,
+                "timezoneId": schedule.get("timezoneId"), "startTime": schedule["startTime"],
+                "endTime": schedule["endTime"], "releaseState": "OFFLINE", **settings,
+                "userName": "admin", "createTime": _now(), "updateTime": _now(), "_project": p,
             }
             return 201, self._public(self.schedules[sid])
 
     def _list_schedules(self, params: dict[str, str], p: int) -> tuple[int, Any]:
-        code = params.get("workflowDefinitionCode")
+        """SchedulerController.queryScheduleListPaging → api/vo/ScheduleVO: crontab, timezoneId, startTime,
+        endTime at the top level; an unknown workflowDefinitionCode → 50003; pageNo, pageSize required."""
+        code = self._int(params, "workflowDefinitionCode", 0)
         with self.lock:
+            if code:
+                self._definition(p, code)
             items = [self._public(s) for s in self.schedules.values()
-                     if s["_project"] == p and (not code or str(s["workflowDefinitionCode"]) == code)]
+                     if s["_project"] == p and (not code or s["workflowDefinitionCode"] == code)]
         return 200, self._page(items, params)
 
     def _schedule(self, p: int, sid: str) -> dict[str, Any]:
         schedule = self.schedules.get(int(sid))
         if schedule is None or schedule["_project"] != p:
-            raise ApiError(10049, f"schedule {sid} does not exist")
+            raise ApiError(10203, f"schedule {sid} does not exist")
         return schedule
 
     def _update_schedule(self, params: dict[str, str], p: int, id: str) -> tuple[int, Any]:
-        new = self._schedule_json(params)
+        """SchedulerController.updateSchedule → impl/SchedulerServiceImpl.updateSchedule: unknown id →
+        10203; ONLINE → 10023; otherwise every field is overwritten, omitted ones with their defaults."""
+        self._required(params, "schedule")
+        settings = self._schedule_settings(params, failure_default="END")
         with self.lock:
             schedule = self._schedule(p, id)
+            if schedule["releaseState"] == "ONLINE":
+                raise ApiError(10023, "online status does not allow update operations")
+            new = self._schedule_json(params, cron_error=10024)
             schedule.update(crontab=new["crontab"], timezoneId=new.get("timezoneId"), startTime=new["startTime"],
-                            endTime=new["endTime"])
+                            endTime=new["endTime"], updateTime=_now(), **settings)
             return 200, self._public(schedule)
 
     def _schedule_online(self, params: dict[str, str], p: int, id: str) -> tuple[int, Any]:
+        """impl/SchedulerServiceImpl.onlineScheduler: an unknown id or one already online is a silent
+        success; a definition that is not ONLINE → 50004."""
         with self.lock:
-            schedule = self._schedule(p, id)
+            schedule = self.schedules.get(int(id))
+            if schedule is None or schedule["releaseState"] == "ONLINE":
+                return 200, True
             definition = self.definitions.get(schedule["workflowDefinitionCode"])
             if definition is None or definition.release_state != "ONLINE":
-                raise ApiError(50004, f"workflow definition {schedule['workflowDefinitionCode']} not released")
+                raise ApiError(50004, f"workflow definition {schedule['workflowDefinitionName']} not online")
             schedule["releaseState"] = "ONLINE"
-        return 200, None
+        return 200, True
 
     def _schedule_offline(self, params: dict[str, str], p: int, id: str) -> tuple[int, Any]:
+        """impl/SchedulerServiceImpl.offlineScheduler: unknown or already offline is a silent success."""
         with self.lock:
-            self._schedule(p, id)["releaseState"] = "OFFLINE"
-        return 200, None
+            schedule = self.schedules.get(int(id))
+            if schedule is not None:
+                schedule["releaseState"] = "OFFLINE"
+        return 200, True
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -714,6 +878,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         if body is not None and not isinstance(body, bytes):
             self.send_header("Content-Type", "application/json")
+        elif body == INDEX_HTML:
+            self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

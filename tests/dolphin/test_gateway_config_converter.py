@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -21,7 +22,7 @@ from platform_db import get_connection
 from platform_db.connections import parse_connection
 
 from .conftest import PROJECT_CODE, chain_spec, fast_client
-from .fake_dolphinscheduler import ApiError, FakeDolphinScheduler
+from .fake_dolphinscheduler import ApiError, BadParam, FakeDolphinScheduler
 
 # ---- gateway --------------------------------------------------------------------------------------------
 
@@ -37,25 +38,34 @@ class GatewayStandIn:
         self.calls.append(("ping", ()))
         return "PONG"
 
-    def genTaskCodeList(self, n: int) -> list[int]:
+    def genTaskCodeList(self, n: int) -> dict[str, Any]:
+        """PythonGateway.genTaskCodeList answers the service's ``{status, msg, data}`` map."""
         self.calls.append(("genTaskCodeList", (n,)))
-        return self.fake._gen_task_codes({"genNum": str(n)}, PROJECT_CODE)[1]
+        return self.fake.gateway_gen_task_codes(n)
 
     def createOrUpdateWorkflow(self, *args: Any) -> int:
+        """PythonGateway.createOrUpdateWorkflow (api/python/PythonGateway.java, dev): an existing workflow is
+        released OFFLINE (its schedule with it), updated *ignoring the update's result*, then released
+        to the ``releaseState`` argument (1 online, 0 offline); a failed create raises."""
         self.calls.append(("createOrUpdateWorkflow", args))
         name, description, global_params = args[2:5]
-        timeout, relations, tasks, execution_type = args[9], args[12], args[13], args[15]
+        timeout, release, relations, tasks, execution_type = args[9], args[11], args[12], args[13], args[15]
         params = {"name": name, "description": description, "globalParams": global_params,
                   "taskRelationJson": relations, "taskDefinitionJson": tasks, "timeout": str(timeout),
                   "executionType": execution_type}
         existing = self.fake.by_name(name, PROJECT_CODE)
-        try:
-            if existing:
-                existing[0].release_state = "OFFLINE"  # the gateway takes an online workflow offline to edit it
-                return self.fake._update_workflow(params, PROJECT_CODE, str(existing[0].code))[1]["code"]
-            return self.fake._create_workflow(params, PROJECT_CODE)[1]["code"]
-        except ApiError as exc:
-            raise RuntimeError(f"py4j.protocol.Py4JJavaError: {exc.code} {exc.msg}") from exc
+        if existing:
+            code = existing[0].code
+            self.fake._release({"releaseState": "OFFLINE"}, PROJECT_CODE, str(code))
+            with contextlib.suppress(ApiError, BadParam):
+                self.fake._update_workflow(params, PROJECT_CODE, str(code))
+        else:
+            try:
+                code = self.fake._create_workflow(params, PROJECT_CODE)[1]["code"]
+            except ApiError as exc:
+                raise RuntimeError(f"py4j.protocol.Py4JJavaError: {exc.code} {exc.msg}") from exc
+        self.fake._release({"releaseState": "ONLINE" if release == 1 else "OFFLINE"}, PROJECT_CODE, str(code))
+        return code
 
 
 def test_gateway_needs_py4j_and_says_so() -> None:

@@ -203,8 +203,10 @@ def test_renamed_workflow_updates_its_definition(runtime: Runtime, fake_ds: Fake
     assert [d.name for d in fake_ds.definitions.values()] == ["new_name"]
 
 
-def test_deploying_a_change_to_an_online_workflow_takes_it_offline_first(runtime: Runtime,
-                                                                         fake_ds: FakeDolphinScheduler) -> None:
+def test_deploying_a_change_to_an_online_workflow_keeps_it_online(runtime: Runtime,
+                                                                  fake_ds: FakeDolphinScheduler) -> None:
+    """The server refuses to edit an ONLINE definition: it is released OFFLINE, updated with
+    releaseState=ONLINE (WorkflowDefinitionController.updateWorkflowDefinition re-releases it)."""
     ref = runtime.workflows.create(chain_spec("live", 2), operator="t")
     with runtime.publisher() as publisher:
         code = publisher.publish(ref.workflow_id, "online", operator="t").record.engine_workflow_code
@@ -212,10 +214,12 @@ def test_deploying_a_change_to_an_online_workflow_takes_it_offline_first(runtime
         fake_ds.reset_calls()
         outcome = publisher.publish(ref.workflow_id, "deploy", operator="t")
         assert outcome.ok, outcome.record.log
-        assert [c.endpoint for c in fake_ds.writes()] == ["gen-task-codes", "release", "update-workflow"][1:]
-        assert fake_ds.definitions[code].release_state == "OFFLINE"  # type: ignore[index]
+        assert [c.endpoint for c in fake_ds.writes()] == ["release", "update-workflow"]
+        assert [c.form.get("releaseState") for c in fake_ds.writes()] == ["OFFLINE", "ONLINE"]
+        assert fake_ds.definitions[code].release_state == "ONLINE"  # type: ignore[index]
         assert "releasing it OFFLINE" in outcome.record.log
         assert len(fake_ds.definitions[code].tasks) == 3  # type: ignore[index]
+        assert workflow_row(runtime.db, ref.workflow_id)["publish_status"] == "online"
         back = publisher.publish(ref.workflow_id, "online", operator="t")
     assert back.ok and fake_ds.definitions[code].release_state == "ONLINE"  # type: ignore[index]
 
