@@ -99,7 +99,11 @@ def resolve(*, db_conn_id: str | None, db_connection: str | None, password: str 
     """The task's database, from an allowed Airflow connection id or an allowed password-free URI (its
     password kept aside); refused when the policy forbids it."""
     if db_conn_id:
-        info = check_conn_id(db_conn_id, get_connection(db_conn_id))
+        try:
+            defined = get_connection(db_conn_id)
+        except ValueError:  # a malformed definition (bad port, bad JSON): the operator's to fix
+            defined = None
+        info = check_conn_id(db_conn_id, defined)
         target, conn_password = from_connection(info)
         register_secret(conn_password)
         check_not_protected(target)

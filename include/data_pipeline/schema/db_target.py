@@ -205,7 +205,10 @@ def from_connection(info: ConnectionInfo) -> tuple[DbTarget, str | None]:
     if not dbname:
         raise InvalidInput(f"connection {info.conn_id!r} names no database (its schema field)",
                            invalid_params=["db_conn_id"])
-    port = info.port or int(str(info.extra.get("port") or DEFAULT_PORT))
+    port_text = str(info.port or info.extra.get("port") or DEFAULT_PORT)
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise InvalidInput(f"connection {info.conn_id!r} has an invalid port", invalid_params=["db_conn_id"])
+    port = int(port_text)
     return DbTarget(host=host if host.startswith("/") else host.strip("[]").lower(), port=port, dbname=dbname,
                     user=info.login, options=tuple(sorted(extra.items()))), info.password
 
