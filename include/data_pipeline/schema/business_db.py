@@ -67,7 +67,7 @@ class BusinessDatabase:
     def connect(self, *, autocommit: bool = True, connect_timeout: int = 10,
                 application_name: str = "data_pipeline") -> psycopg.Connection:
         """Open a connection the policy allows; every failure reads the same and never shows the password."""
-        check_not_protected(self.target)
+        check_not_protected(self.target, label=self.display)
         try:
             conn = psycopg.connect(self.conninfo, autocommit=autocommit, connect_timeout=connect_timeout,
                                    application_name=application_name)
@@ -84,7 +84,7 @@ class BusinessDatabase:
     def _check_reached(self, conn: psycopg.Connection) -> None:
         """Defence in depth: the address reached (a host name may resolve differently now) and what is there."""
         address = None if self.target.is_socket else (conn.info.hostaddr or None)
-        check_not_protected(self.target, address=address)
+        check_not_protected(self.target, address=address, label=self.display)
         with conn.cursor() as cur:
             platform, airflow = cur.execute(_FINGERPRINT_SQL).fetchone() or (0, 0)
         if not conn.autocommit:
@@ -106,8 +106,9 @@ def resolve(*, db_conn_id: str | None, db_connection: str | None, password: str 
         info = check_conn_id(db_conn_id, defined)
         target, conn_password = from_connection(info)
         register_secret(conn_password)
-        check_not_protected(target)
-        return BusinessDatabase(target=target, display=f"connection {db_conn_id!r}", password=conn_password)
+        display = f"connection {db_conn_id!r}"
+        check_not_protected(target, label=display)
+        return BusinessDatabase(target=target, display=display, password=conn_password)
     if not db_connection:
         raise InvalidInput("no business database given: set db_conn_id or db_connection",
                            missing_params=["db_conn_id"])

@@ -184,13 +184,15 @@ def _is_ip(host: str) -> bool:
     return True
 
 
-def check_not_protected(target: DbTarget, *, address: str | None = None) -> None:
-    """Refuse the platform's and Airflow's databases; ``address`` is the IP a live connection reached."""
+def check_not_protected(target: DbTarget, *, address: str | None = None, label: str | None = None) -> None:
+    """Refuse the platform's and Airflow's databases; ``address`` is the IP a live connection reached,
+    ``label`` how the refusal names the database (a connection id's server stays the operator's business)."""
     same_name = [(what, p) for what, p in protected_databases() if p.dbname == target.dbname]
     if not same_name:
         return
     mine = endpoints(address or target.host, target.port)
     for what, protected in same_name:
         if mine & endpoints(protected.host, protected.port):
-            raise DatabaseNotAllowed(f"the business database {target.where} is {what}: a task may never read it",
+            raise DatabaseNotAllowed(f"the business database {label or target.where} is {what}: a task may never "
+                                     "read it",
                                      invalid_params=["db_connection", "db_conn_id"])
