@@ -38,7 +38,7 @@ from pathlib import Path
 
 import psycopg
 
-from platform_db import embedded
+from platform_db import embedded, settings
 
 PROJECT = Path(__file__).resolve().parents[1]
 STATUSES = ("'new'", "'paid'", "'shipped'", "'cancelled'", "'refunded'")
@@ -193,6 +193,7 @@ def main() -> None:
                         help="where both tools write their output (default: the system temp dir); e.g. /dev/shm "
                              "to take this machine's file-creation cost out of the comparison")
     args = parser.parse_args()
+    settings.override(allowed_hosts="*")  # the business databases here are the bench's own
 
     db_name = f"dp_bench_ddl_{args.tables}"
     t0 = time.perf_counter()

@@ -27,13 +27,14 @@ import psycopg
 from data_pipeline.schema import demo_db
 from local_stack import components
 from local_stack.airflow_env import local_airflow
-from platform_db import embedded
+from platform_db import embedded, settings
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
+    settings.override(allowed_conn_ids="bench_demo")  # the bench's business database connection
     demo = embedded.ensure_database("bench_orch_demo", extensions=())
     demo_db.build_demo_database(demo)
     store = embedded.ensure_database("bench_orch_store")

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_ddl import PROJECT, ensure_built, table_name
 
-from platform_db import embedded
+from platform_db import embedded, settings
 
 
 def command(uri: str, table_list: Path, out: Path) -> list[str]:
@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--kill-at", type=float, default=0.5, help="fraction of .ddl files present at the kill")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database (reused next time)")
     args = parser.parse_args()
+    settings.override(allowed_hosts="*")  # the business databases here are the bench's own
 
     db_name = f"dp_bench_ddl_{args.tables}"
     uri, built = ensure_built(db_name, args.tables, args.rows)

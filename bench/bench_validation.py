@@ -48,7 +48,7 @@ from data_pipeline.steps import validation  # noqa: E402
 from data_pipeline.steps.context import StepContext  # noqa: E402
 from data_pipeline.tasks.log import TaskLogger  # noqa: E402
 from data_pipeline.tasks.parameters import TaskParameters  # noqa: E402
-from platform_db import embedded  # noqa: E402
+from platform_db import embedded, settings  # noqa: E402
 
 BENCH_DB = "dp_bench_validation"
 SERVICE_NAMES = ("南昌服务区", "庐山服务区", "瑞金服务区", "吉安服务区", "永修服务区", "樟树服务区")
@@ -228,6 +228,7 @@ def main() -> None:
     parser.add_argument("--strategies", action="store_true", help="also time the engine's concurrency designs")
     parser.add_argument("--keep-db", action="store_true", help=f"keep the {BENCH_DB} database afterwards")
     args = parser.parse_args()
+    settings.override(allowed_hosts="*")  # the business databases here are the bench's own
 
     uri = embedded.ensure_database(BENCH_DB, extensions=())
     summary = build_demo_database(uri)

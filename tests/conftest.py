@@ -15,6 +15,11 @@ from platform_db import embedded
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
+# The product reads only business databases the operator allows; the tests' own live on the embedded
+# server and on 127.0.0.1 ports of their choosing. Tests of the policy itself set narrower values.
+os.environ.setdefault("DATA_PIPELINE_ALLOWED_DB_HOSTS", "*")
+os.environ.setdefault("DATA_PIPELINE_ALLOWED_DB_CONN_IDS", "highway_demo,highway")
+
 
 # The live api-server tests share one session-wide real Airflow (started by their folder's conftest)
 # and must run on one worker, or each worker would start an Airflow of its own: `--dist loadgroup`

@@ -19,12 +19,23 @@ from data_pipeline.workflow.lifecycle import mark_run_failed
 from data_pipeline.workflow.pipeline import create_task_from_parameters, finalize_task, prepare_for_run
 from data_pipeline_airflow.callbacks import fail_killed_task, fail_pipeline_task
 from dolphin_publisher.models import InstanceState
+from platform_db import embedded
+from tests.conftest import database_name, new_database
+
+
+@pytest.fixture(scope="module")
+def business_uri() -> Iterator[str]:
+    """The demo business database: a database of its own, as the policy never lets a task read the task store."""
+    uri = new_database("dp_life_demo")
+    demo_db.build_demo_database(uri)
+    yield uri
+    embedded.drop_database(database_name(uri))
 
 
 @pytest.fixture
-def store(fresh_db_uri: str, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TaskStore]:
-    demo_db.build_demo_database(fresh_db_uri)
-    monkeypatch.setenv("AIRFLOW_CONN_HIGHWAY_DEMO", fresh_db_uri)
+def store(fresh_db_uri: str, business_uri: str, data_dir: Path,
+          monkeypatch: pytest.MonkeyPatch) -> Iterator[TaskStore]:
+    monkeypatch.setenv("AIRFLOW_CONN_HIGHWAY_DEMO", business_uri)
     monkeypatch.setenv("DATA_PIPELINE_DB_URI", fresh_db_uri)  # what the callbacks' default store opens
     monkeypatch.setenv("DATA_PIPELINE_MAX_CONCURRENT_TASKS", "10")
     reset_default_store()

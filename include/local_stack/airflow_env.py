@@ -94,4 +94,13 @@ def local_airflow(home: Path | None = None, *, port: int = 8080, metadata_db: st
         "PATH": config.path_list("PATH", Path(sys.executable).parent),
     })
     env.update(extra_env or {})
+    _allow_demo_database(env)
     return LocalAirflow(home=home, port=port, env=env, passwords=passwords)
+
+
+def _allow_demo_database(env: dict[str, str]) -> None:
+    """The demo's business connection is one tasks may read, whatever else the operator allows."""
+    name = config.BusinessDbPolicy.env_name("allowed_conn_ids")
+    entries = [e.strip() for e in env.get(name, "").split(",") if e.strip()]
+    if config.DEMO_DB_CONN_ID not in entries:
+        env[name] = ",".join([*entries, config.DEMO_DB_CONN_ID])

@@ -7,6 +7,7 @@ directly, so the CLI works with the very same settings the Airflow components us
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from dataclasses import dataclass, field
@@ -47,7 +48,8 @@ class ConnectionInfo:
         auth = user
         if self.password:
             auth += ":" + quote(self.password, safe="")
-        params = {k: str(v) for k, v in self.extra.items() if isinstance(v, str | int | float)}
+        params = {k: str(v) for k, v in self.extra.items()
+                  if isinstance(v, str | int | float) and not isinstance(v, bool) and k in libpq_keywords()}
         host = self.host or ""
         netloc_host = ""
         if host.startswith("/"):
@@ -60,6 +62,14 @@ class ConnectionInfo:
         query = "&".join(f"{quote(k, safe='')}={quote(v, safe='/')}" for k, v in params.items())
         uri = f"postgresql://{netloc}/{quote(self.schema or '', safe='')}"
         return f"{uri}?{query}" if query else uri
+
+
+@functools.cache
+def libpq_keywords() -> frozenset[str]:
+    """Connection parameters libpq knows; other extras (Airflow's own, the product's flags) are not for it."""
+    from psycopg import pq
+
+    return frozenset(option.keyword.decode() for option in pq.Conninfo.get_defaults())
 
 
 def parse_connection(conn_id: str, value: str) -> ConnectionInfo:

@@ -219,6 +219,32 @@ def databases() -> Databases:
     return Databases.load()
 
 
+class BusinessDbPolicy(EnvSettings):
+    """Which business databases a task may read: an operator's decision, so nothing is allowed by default."""
+
+    allowed_conn_ids: str | None = Field(None, alias="DATA_PIPELINE_ALLOWED_DB_CONN_IDS",
+                                         description="Comma-separated Airflow connection ids tasks may read "
+                                                     "(an entry ending in * is a prefix); connections with extra "
+                                                     "data_pipeline_business_db=true are allowed too.")
+    allowed_hosts: str | None = Field(None, alias="DATA_PIPELINE_ALLOWED_DB_HOSTS",
+                                      description="Comma-separated host:port (or /socket/dir:port, host:*, *) a "
+                                                  "db_connection URI may name; unset means URIs are refused.")
+
+    def conn_id_entries(self) -> list[str]:
+        return _entries(self.allowed_conn_ids)
+
+    def host_entries(self) -> list[str]:
+        return _entries(self.allowed_hosts)
+
+
+def _entries(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+def business_db_policy() -> BusinessDbPolicy:
+    return BusinessDbPolicy.load()
+
+
 def connection_uri(conn_id: str) -> str | None:
     """``AIRFLOW_CONN_<ID>``: an Airflow connection in URI or JSON form, or None when unset or blank."""
     value = os.environ.get(CONNECTION_ENV_PREFIX + conn_id.upper(), "").strip()
@@ -277,6 +303,8 @@ class AirflowEnv(EnvSettings):
     plugins_folder: Path = Field(default_factory=lambda: PROJECT_ROOT / "plugins",
                                  alias="AIRFLOW__CORE__PLUGINS_FOLDER",
                                  description="Airflow's plugins folder; DAG files may import from it.")
+    metadata_db_uri: SecretStr | None = Field(None, alias="AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+                                              description="Airflow's metadata database; tasks may never read it.")
 
 
 def airflow() -> AirflowEnv:
@@ -301,7 +329,7 @@ def dolphin() -> DolphinEnv:
 
 # -- the environment of this process and its children ---------------------------------------------
 
-_GROUPS: tuple[type[EnvSettings], ...] = (Paths, Limits, Databases, AirflowEnv, DolphinEnv)
+_GROUPS: tuple[type[EnvSettings], ...] = (Paths, Limits, Databases, BusinessDbPolicy, AirflowEnv, DolphinEnv)
 
 
 def override(**values: str | Path | int | None) -> None:

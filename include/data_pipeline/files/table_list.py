@@ -139,6 +139,9 @@ def parse_table_list(text: str, *, max_tables: int | None = None) -> ParsedTable
                 )
             normalised = [value if quoted else value.lower() for value, quoted in parts]
             ref = TableRef("public", normalised[0]) if len(normalised) == 1 else TableRef(*normalised)
+            if ref.schema == "information_schema" or ref.schema.startswith("pg_"):
+                raise InvalidInput(f"table list line {line_no}: {ref.qualified} is in the system schema "
+                                   f"{ref.schema}; system catalogs are never read")
             if ref in seen:
                 warnings.append(
                     f"table list line {line_no}: {ref.qualified} repeats line {seen[ref]}; duplicate removed"

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from data_pipeline.generation.offline import schema_is_chinese
+from data_pipeline.schema.column_values import is_sensitive
 from data_pipeline.schema.model import TableInfo, Theme
 
 SYSTEM = (
@@ -52,6 +53,7 @@ def json_correction(error: str) -> str:
 
 
 def _table_summary(table: TableInfo) -> dict[str, Any]:
+    """What the model sees of a table; columns that may hold secrets show no values (enum type labels aside)."""
     return {
         "table": table.ref.display,
         "comment": table.comment,
@@ -59,8 +61,9 @@ def _table_summary(table: TableInfo) -> dict[str, Any]:
             {k: v for k, v in {
                 "name": c.name, "type": c.data_type, "comment": c.comment,
                 "primary_key": c.is_primary_key or None, "not_null": (not c.nullable) or None,
-                "enum_values": c.enum_values[:20] if c.enum_values else None,
-                "samples": c.sample_values[:5] or None,
+                "enum_values": c.enum_values[:20] if c.enum_values and (
+                    c.base_type == "enum" or not is_sensitive(c)) else None,
+                "samples": None if is_sensitive(c) else c.sample_values[:5] or None,
             }.items() if v is not None}
             for c in table.columns
         ],

@@ -1,16 +1,39 @@
-"""The business database of a task: where it is, how to connect, and errors a user can act on."""
+"""The business database of a task: where it is, whether the policy lets a task read it, how to connect.
+
+The policy (``db_policy``) is checked when a task is created and again every time a step connects, on
+the parsed target and then on the address the connection actually reached. Connection failures all
+read the same, so a task cannot be used to learn what listens where.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import unquote, urlsplit, urlunsplit
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from data_pipeline.errors import InvalidInput, PipelineError
-from data_pipeline.secrets_mask import mask, register_secret
-from platform_db import ConnectionNotFound, get_connection
+from data_pipeline.schema.db_policy import (
+    DatabaseNotAllowed,
+    check_conn_id,
+    check_not_protected,
+    check_uri_allowed,
+)
+from data_pipeline.schema.db_target import DbTarget, from_connection, parse_uri
+from data_pipeline.secrets_mask import register_secret
+from platform_db import get_connection
+
+__all__ = ["BusinessDatabase", "BusinessDbError", "DatabaseNotAllowed", "resolve", "split_password"]
+
+CONNECT_FAILED = ("nothing is listening there, it is not a PostgreSQL server, the database does not exist, "
+                  "or the wrong user name or password was given")
+# Tables only the platform store or Airflow's metadata database hold: a connection that reaches one of
+# them reached a protected database, however it was addressed (a proxy, another name for the host).
+_FINGERPRINT_SQL = """
+SELECT count(DISTINCT c.relname) FILTER (WHERE c.relname IN ('data_pipeline_task_secrets', 'data_pipeline_tasks')),
+       count(DISTINCT c.relname) FILTER (WHERE c.relname IN ('dag_run', 'serialized_dag', 'task_instance'))
+FROM pg_class c WHERE c.relkind IN ('r', 'p')
+  AND c.relname IN ('data_pipeline_task_secrets', 'data_pipeline_tasks', 'dag_run', 'serialized_dag', 'task_instance')
+"""
 
 
 class BusinessDbError(PipelineError):
@@ -19,71 +42,79 @@ class BusinessDbError(PipelineError):
 
 
 def split_password(uri: str) -> tuple[str, str | None]:
-    """Return ``uri`` without its password, and the password (URL-decoded) if there was one."""
-    parts = urlsplit(uri)
-    if parts.scheme not in ("postgresql", "postgres"):
-        raise InvalidInput("db_connection must be a postgresql:// URI")
-    if parts.password is None:
-        return uri, None
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{parts.username or ''}@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), unquote(parts.password)
+    """``uri`` rewritten without any secret (user-info or ``password=``), and the password if there was one.
+
+    Parameters that carry other secrets or name files of the server are refused (``InvalidInput``).
+    """
+    target, password = parse_uri(uri)
+    return target.uri(), password
 
 
 @dataclass(frozen=True)
 class BusinessDatabase:
-    conninfo: str = field(repr=False)
+    target: DbTarget
     display: str
-    db_name: str
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def db_name(self) -> str:
+        return self.target.dbname
+
+    @property
+    def conninfo(self) -> str:
+        return self.target.conninfo(self.password)
 
     def connect(self, *, autocommit: bool = True, connect_timeout: int = 10,
                 application_name: str = "data_pipeline") -> psycopg.Connection:
-        """Open a connection; failures become ``BusinessDbError`` naming the problem, never the password."""
+        """Open a connection the policy allows; every failure reads the same and never shows the password."""
+        check_not_protected(self.target, label=self.display)
         try:
-            return psycopg.connect(self.conninfo, autocommit=autocommit, connect_timeout=connect_timeout,
+            conn = psycopg.connect(self.conninfo, autocommit=autocommit, connect_timeout=connect_timeout,
                                    application_name=application_name)
-        except psycopg.OperationalError as exc:
-            raise BusinessDbError(f"cannot connect to the business database {self.display}: "
-                                  f"{explain_connect_error(exc)}") from None
+        except psycopg.Error:
+            raise BusinessDbError(f"cannot connect to the business database {self.display}: {CONNECT_FAILED}") \
+                from None
+        try:
+            self._check_reached(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
-
-def explain_connect_error(exc: psycopg.OperationalError) -> str:
-    text = mask(str(exc)).strip().replace("\n", " ")
-    lowered = text.lower()
-    if "password authentication failed" in lowered:
-        return "wrong user name or password (" + text + ")"
-    if "does not exist" in lowered and "database" in lowered:
-        return "the database does not exist (" + text + ")"
-    if "connection refused" in lowered or "no such file" in lowered:
-        return "nothing is listening there; is the server running and the host/port right? (" + text + ")"
-    if "timeout" in lowered or "timed out" in lowered:
-        return "the connection timed out (" + text + ")"
-    return text
+    def _check_reached(self, conn: psycopg.Connection) -> None:
+        """Defence in depth: the address reached (a host name may resolve differently now) and what is there."""
+        address = None if self.target.is_socket else (conn.info.hostaddr or None)
+        check_not_protected(self.target, address=address, label=self.display)
+        with conn.cursor() as cur:
+            platform, airflow = cur.execute(_FINGERPRINT_SQL).fetchone() or (0, 0)
+        if not conn.autocommit:
+            conn.rollback()
+        if platform or airflow >= 2:
+            what = "the platform's own database" if platform else "Airflow's metadata database"
+            raise DatabaseNotAllowed(f"the business database {self.display} holds {what}'s tables: a task may "
+                                     "never read it", invalid_params=["db_connection", "db_conn_id"])
 
 
 def resolve(*, db_conn_id: str | None, db_connection: str | None, password: str | None = None) -> BusinessDatabase:
-    """From an Airflow connection id or a (password-free) URI plus the password kept aside."""
+    """The task's database, from an allowed Airflow connection id or an allowed password-free URI (its
+    password kept aside); refused when the policy forbids it."""
     if db_conn_id:
         try:
-            conn = get_connection(db_conn_id, required=True)
-        except ConnectionNotFound as exc:
-            raise InvalidInput(str(exc)) from None
-        assert conn is not None
-        register_secret(conn.password)
-        uri = conn.postgres_uri()
-        display = f"connection {db_conn_id!r} ({mask(uri)})"
-        return BusinessDatabase(conninfo=uri, display=display, db_name=conn.schema or "")
+            defined = get_connection(db_conn_id)
+        except ValueError:  # a malformed definition (bad port, bad JSON): the operator's to fix
+            defined = None
+        info = check_conn_id(db_conn_id, defined)
+        target, conn_password = from_connection(info)
+        register_secret(conn_password)
+        display = f"connection {db_conn_id!r}"
+        check_not_protected(target, label=display)
+        return BusinessDatabase(target=target, display=display, password=conn_password)
     if not db_connection:
         raise InvalidInput("no business database given: set db_conn_id or db_connection",
                            missing_params=["db_conn_id"])
-    try:
-        params = conninfo_to_dict(db_connection)
-    except psycopg.ProgrammingError as exc:
-        raise InvalidInput(f"db_connection is not a valid PostgreSQL URI: {mask(str(exc))}") from None
-    if password:
-        params["password"] = password
-    register_secret(params.get("password"))
-    conninfo = make_conninfo("", **params)
-    return BusinessDatabase(conninfo=conninfo, display=mask(db_connection), db_name=str(params.get("dbname", "")))
+    target, uri_password = parse_uri(db_connection)
+    check_uri_allowed(target)
+    check_not_protected(target)
+    secret = password or uri_password
+    register_secret(secret)
+    return BusinessDatabase(target=target, display=target.uri(), password=secret)

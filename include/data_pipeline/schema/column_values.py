@@ -7,6 +7,7 @@ bounded scan does. Both kinds of per-table query are pipelined on the one connec
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,6 +28,20 @@ LARGE_TABLE_ROWS = 20_000
 SAMPLE_TARGET_PAGES = 2 * SAMPLE_ROWS  # pages TABLESAMPLE aims at; one row is taken per page
 _SAMPLEABLE = {"r", "p", "m"}  # relkinds with ctid and TABLESAMPLE
 
+# Columns whose values are never read, stored or shown (no samples, no distinct values): their name says
+# they hold a secret, or they are binary. Names are compared lower-cased without separators.
+SENSITIVE_NAME_PARTS = ("password", "passwd", "passphrase", "passcode", "pwd", "secret", "token", "apikey",
+                        "credential", "privatekey", "accesskey", "salt", "hash", "密码", "口令", "密钥", "令牌")
+_SEPARATORS = re.compile(r"[\s_\-.]+")
+
+
+def is_sensitive(column: ColumnInfo) -> bool:
+    """Whether ``column`` may hold a secret: no sample or distinct value of it leaves the database."""
+    name = _SEPARATORS.sub("", column.name.lower())
+    return (any(part in name for part in SENSITIVE_NAME_PARTS) or column.base_type == "binary"
+            or "bytea" in column.data_type.lower())
+
+
 # One query for the planner statistics of every candidate (text) column of every table. The filters are
 # plain ``= ANY(name[])`` so the planner walks the catalog indexes; joining pg_stats to an unnest() makes
 # it evaluate the whole view (and its privilege checks) for every column of the database instead.
@@ -45,7 +60,8 @@ def _candidates(table: CatalogTable) -> list[ColumnInfo]:
     """Text columns that might hold a small set of values (not enum types, not single-column keys)."""
     assert table.info is not None
     single_keys = {tuple(table.info.primary_key)} | {tuple(u["columns"]) for u in table.info.unique_constraints}
-    return [c for c in table.info.columns if c.base_type == "text" and (c.name,) not in single_keys]
+    return [c for c in table.info.columns
+            if c.base_type == "text" and (c.name,) not in single_keys and not is_sensitive(c)]
 
 
 def detect_enum_like(conn: psycopg.Connection, tables: dict[int, CatalogTable], warnings: list[str]) -> None:
@@ -162,7 +178,8 @@ def _sample_query(table: CatalogTable, limit: int, q: _Quoter) -> str:
     so the rows come from all over the table instead of its first page.
     """
     assert table.info is not None
-    cols = ", ".join(f"left({q(c.name)}::text, {SAMPLE_VALUE_CHARS})" for c in table.info.columns) or "NULL"
+    cols = ", ".join("NULL" if is_sensitive(c) else f"left({q(c.name)}::text, {SAMPLE_VALUE_CHARS})"
+                     for c in table.info.columns) or "NULL"
     relation = q(table.ref.schema, table.ref.name)
     if table.info.primary_key:
         order = " ORDER BY " + ", ".join(q(c) for c in table.info.primary_key)
@@ -195,8 +212,12 @@ def take_samples(conn: psycopg.Connection, tables: dict[int, CatalogTable], limi
             warnings.append(f"{table.ref.qualified}: no sample rows ({outcome})")
             continue
         names = [c.name for c in info.columns]
-        info.sample_rows = [dict(zip(names, row, strict=True)) for row in outcome] if names else []
+        hidden = {c.name for c in info.columns if is_sensitive(c)}
+        info.sample_rows = [{k: v for k, v in zip(names, row, strict=True) if k not in hidden}
+                            for row in outcome] if names else []
         for position, column in enumerate(info.columns):
+            if column.name in hidden:
+                continue
             seen = column.sample_values  # this column's own (empty) list, filled in place: no pydantic assignment
             for row in outcome:
                 value = row[position]

@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable
 
 from data_pipeline.files.table_list import quote_if_needed as _quote_if_needed
+from data_pipeline.schema.column_values import is_sensitive
 from data_pipeline.schema.model import ColumnInfo, TableInfo
 
 DEFERRED_MARKER = "-- Deferred: run after every table exists (foreign keys, partition attachment)"
@@ -194,10 +195,10 @@ def render_detail_md(info: TableInfo) -> str:
         flags = _flags(info, column)
         if flags:
             bullet += f" [{', '.join(flags)}]"
-        if column.sample_values:
+        if column.sample_values and not is_sensitive(column):
             bullet += f" sample values: {_join_values(column.sample_values[:MD_SAMPLE_VALUES])}"
         lines.append(bullet)
-    enum_columns = [c for c in info.columns if c.enum_values]
+    enum_columns = [c for c in info.columns if c.enum_values and (c.base_type == "enum" or not is_sensitive(c))]
     if enum_columns:
         lines += ["", "## Enum values", ""]
         for column in enum_columns:

@@ -16,7 +16,7 @@ from data_pipeline.errors import InvalidInput
 from data_pipeline.files.backup import backup_existing_files, recover_interrupted
 from data_pipeline.files.table_list import parse_table_list
 from data_pipeline.files.task_dir import TABLE_LIST_FILE, TASK_CONFIG_FILE, atomic_write_text, state_dir, task_path
-from data_pipeline.schema.business_db import split_password
+from data_pipeline.schema.business_db import resolve, split_password
 from data_pipeline.secrets_mask import mask
 from data_pipeline.steps import registry
 from data_pipeline.tasks.log import TaskLogger
@@ -57,7 +57,11 @@ def normalise_mode(mode: str, step_name: str | None,
 def create_task_from_parameters(store: TaskStore, raw: dict[str, Any], *, created_by: CreatedBy,
                                 task_id: str | None = None, task_name: str | None = None,
                                 table_list_text: str | None = None) -> str:
-    """Validate parameters, keep the password out of them, create the task and its directory."""
+    """Validate parameters, keep every secret out of them, check the database policy, create the task.
+
+    The stored URI is rewritten without its password (user-info or ``password=``); the password goes to
+    the task's secrets. A database the policy refuses fails here, before anything is created.
+    """
     params = TaskParameters.model_validate(raw)
     password = None
     if params.db_connection:
@@ -66,8 +70,6 @@ def create_task_from_parameters(store: TaskStore, raw: dict[str, Any], *, create
         table_list_text = "\n".join(params.table_list) + "\n"
     if table_list_text is not None:
         parse_table_list(table_list_text)  # reject a bad list before anything is created
-    from data_pipeline.schema.business_db import resolve
-
     db_name = resolve(db_conn_id=params.db_conn_id, db_connection=params.db_connection).db_name \
         if (params.db_conn_id or params.db_connection) else None
     task = store.create_task(
