@@ -214,3 +214,21 @@ def test_an_app_without_its_hosts_auth_is_closed(client: TestClient, task_app: A
     task_app.dependency_overrides.pop(deps.read_access)
     body = envelope(client.get(f"{API}/tasks", headers=READER), 401)
     assert body["error_code"] == "UNAUTHORIZED"
+
+
+def test_the_creating_user_is_recorded_shown_and_filterable(client: TestClient, task_store: TaskStore) -> None:
+    task_id = new_task(client)
+    other = task_store.create_task(parameters={}, created_by="manual").id
+    detail = envelope(client.get(f"{API}/tasks/{task_id}", headers=READER), 200)["data"]
+    assert detail["created_by"] == "wendy"
+    mine = envelope(client.get(f"{API}/tasks", params={"created_by": "wendy", "limit": 1000}, headers=READER),
+                    200)["data"]
+    assert task_id in {t["task_id"] for t in mine["tasks"]} and other not in {t["task_id"] for t in mine["tasks"]}
+    assert {t["created_by"] for t in mine["tasks"]} == {"wendy"}
+    manual = envelope(client.get(f"{API}/tasks", params={"created_by": "manual", "limit": 1000}, headers=READER),
+                      200)["data"]
+    assert other in {t["task_id"] for t in manual["tasks"]} and task_id not in {t["task_id"] for t in manual["tasks"]}
+    queried = envelope(client.post(f"{API}/tasks/query", json={"created_by": "wendy", "page_size": 1000},
+                                   headers=READER), 200)["data"]
+    assert task_id in {t["task_id"] for t in queried["tasks"]}
+    envelope(client.get(f"{API}/tasks", params={"created_by": "x" * 257}, headers=READER), 400)

@@ -97,7 +97,8 @@ class TaskQueryRequest(BaseModel):
 
     status: list[TaskStatus] | None = None
     task_type: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
-    created_by: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
+    created_by: str | None = Field(default=None, max_length=256, pattern=NO_NUL,
+                                   description="who created the task: a user's name, or manual, schedule, airflow")
     db_name: str | None = Field(default=None, max_length=100, pattern=NO_NUL)
     keyword: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
     created_after: datetime | None = None
