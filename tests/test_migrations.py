@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from data_pipeline.tasks import migrations
 
@@ -28,7 +29,7 @@ def snapshot(uri: str) -> list[tuple[str, str]]:
 
 
 def test_migrations_twice_change_nothing(fresh_db_uri: str) -> None:
-    assert migrations.migrate(fresh_db_uri) == [1, 2, 3, 4, 5, 6]
+    assert migrations.migrate(fresh_db_uri) == [1, 2, 3, 4, 5, 6, 7]
     first = snapshot(fresh_db_uri)
     assert migrations.migrate(fresh_db_uri) == []
     assert snapshot(fresh_db_uri) == first
@@ -43,7 +44,7 @@ def test_concurrent_migrators_do_not_collide(fresh_db_uri: str) -> None:
 
     with ThreadPoolExecutor(6) as pool:
         results = list(pool.map(lambda _: migrations.migrate(fresh_db_uri), range(6)))
-    assert sorted(map(tuple, results)) == [(), (), (), (), (), (1, 2, 3, 4, 5, 6)]
+    assert sorted(map(tuple, results)) == [(), (), (), (), (), (1, 2, 3, 4, 5, 6, 7)]
 
 
 OLD_SCRIPT = """
@@ -94,7 +95,7 @@ def test_old_database_without_deletion_columns_is_upgraded(fresh_db_uri: str) ->
     with psycopg.connect(fresh_db_uri) as conn:
         conn.execute(OLD_SCRIPT)
     applied = migrations.migrate(fresh_db_uri)
-    assert applied == [1, 2, 3, 4, 5, 6]
+    assert applied == [1, 2, 3, 4, 5, 6, 7]
     with psycopg.connect(fresh_db_uri) as conn:
         rows = conn.execute(
             "SELECT id, status, directory_exists, updated_at, created_at::date::text "
@@ -113,3 +114,19 @@ def test_old_database_without_deletion_columns_is_upgraded(fresh_db_uri: str) ->
         ).fetchall())
         assert types == {"created_at": "timestamp with time zone", "updated_at": "timestamp with time zone"}
     assert migrations.migrate(fresh_db_uri) == []
+
+
+def test_created_by_takes_user_names_and_old_rows_stay_valid(fresh_db_uri: str) -> None:
+    with psycopg.connect(fresh_db_uri) as conn:
+        conn.execute(OLD_SCRIPT)
+        conn.execute("UPDATE data_pipeline_tasks SET created_by = 'manual' WHERE id = 'task_20250101_080000'")
+    migrations.migrate(fresh_db_uri)
+    with psycopg.connect(fresh_db_uri) as conn:
+        assert conn.execute("SELECT created_by FROM data_pipeline_tasks ORDER BY id").fetchall() == [
+            ("manual",), ("api",)]
+        owner = "ü" * 256  # a user's name, however long Airflow allows it to be here
+        conn.execute("INSERT INTO data_pipeline_tasks (id, parameters, created_by) VALUES (%s, '{}', %s)",
+                     ("task_20250103_080000", owner))
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute("INSERT INTO data_pipeline_tasks (id, parameters, created_by) VALUES (%s, '{}', ' ')",
+                         ("task_20250104_080000",))

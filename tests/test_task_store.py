@@ -47,6 +47,16 @@ def test_same_second_gets_a_suffix(store: TaskStore) -> None:
     assert manual.id == "manual_20250721_083557" and sched.id == "sched_20250721_083557"
 
 
+def test_an_owner_is_recorded_as_created_by_and_the_kind_keeps_the_prefix(store: TaskStore) -> None:
+    now = datetime(2025, 7, 22, 9, 0, 0)
+    owned = store.create_task(parameters={}, created_by="api", owner="  alice  ", now=now)
+    assert (owned.id, owned.created_by) == ("task_20250722_090000", "alice")
+    assert store.create_task(parameters={}, created_by="manual", owner="", now=now).created_by == "manual"
+    long_name = store.create_task(parameters={}, owner="x" * 300, now=now)
+    assert long_name.created_by == "x" * 256
+    assert [t.id for t in store.list_tasks(TaskQuery(created_by="alice")).items] == [owned.id]
+
+
 def test_explicit_id_is_validated_and_unique(store: TaskStore) -> None:
     with pytest.raises(InvalidTaskId):
         store.create_task(parameters={}, task_id="../../etc")

@@ -1,10 +1,13 @@
-"""Start, watch and stop local Airflow components (api-server, scheduler, dag-processor, triggerer)."""
+"""Start, watch and stop local Airflow components (api-server, scheduler, dag-processor, triggerer).
+
+Each component leads a session of its own; the sessions are recorded in the home's ``stack.pids``
+so ``make down`` ends every process in them (executor workers and task processes included), even
+after a component crashed or was killed and left its children behind (see ``sessions``).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -12,9 +15,11 @@ from pathlib import Path
 
 import httpx
 
+from local_stack import sessions
 from local_stack.airflow_env import ADMIN_USER, LocalAirflow
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+PID_FILE = "stack.pids"
 
 
 @dataclass
@@ -25,22 +30,16 @@ class RunningStack:
     def log_file(self, component: str) -> Path:
         return self.airflow.home / "logs" / f"{component}.log"
 
+    recorded: list[sessions.Session] = field(default_factory=list)
+
     def stop(self, timeout: float = 20.0) -> None:
+        """End every process of the components' sessions (SIGTERM, SIGKILL after ``timeout``)."""
+        sessions.end(self.recorded, grace=timeout)
         for proc in self.processes.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for proc in self.processes.values():
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                proc.wait(remaining)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)  # reap our own children
         self.processes.clear()
-        (self.airflow.home / "stack.pids").unlink(missing_ok=True)
+        (self.airflow.home / PID_FILE).unlink(missing_ok=True)
 
     def check_alive(self) -> None:
         for name, proc in self.processes.items():
@@ -60,28 +59,23 @@ def migrate(airflow: LocalAirflow) -> None:
 
 
 def start(airflow: LocalAirflow, components: tuple[str, ...] = COMPONENTS) -> RunningStack:
-    """Start components in their own process groups; their output goes to files (never to unread pipes)."""
+    """Start components in sessions of their own, recorded as they start; output goes to files, never to pipes."""
     stack = RunningStack(airflow)
     for name in components:
         with open(stack.log_file(name), "ab") as log:  # the child keeps its own copy of the descriptor
-            stack.processes[name] = subprocess.Popen(
+            proc = subprocess.Popen(
                 [airflow.bin, *name.split()], env=airflow.env, stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(airflow.home))
-    (airflow.home / "stack.pids").write_text("\n".join(f"{n} {p.pid}" for n, p in stack.processes.items()) + "\n")
+        stack.processes[name] = proc
+        stack.recorded.append(sessions.describe(name, proc.pid))
+        sessions.write_record(airflow.home / PID_FILE, stack.recorded)  # a crash mid-start still leaves a record
     return stack
 
 
-def stop_recorded(airflow: LocalAirflow) -> list[str]:
-    """Stop components started by an earlier ``start`` (``make down``)."""
-    pid_file = airflow.home / "stack.pids"
-    stopped: list[str] = []
-    if not pid_file.exists():
-        return stopped
-    for line in pid_file.read_text().splitlines():
-        name, _, pid = line.partition(" ")
-        with contextlib.suppress(ProcessLookupError, ValueError):
-            os.killpg(int(pid), signal.SIGTERM)
-            stopped.append(name)
+def stop_recorded(airflow: LocalAirflow, *, grace: float = 20.0) -> list[str]:
+    """End every process of the sessions an earlier ``start`` recorded (``make down``); names of those running."""
+    pid_file = airflow.home / PID_FILE
+    stopped = sessions.end(sessions.read_record(pid_file), grace=grace)
     pid_file.unlink(missing_ok=True)
     return stopped
 

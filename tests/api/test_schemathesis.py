@@ -3,24 +3,19 @@
 Schemathesis generates requests (valid and invalid) for every operation; every response must be
 documented, match its schema and never be a server error. At least 500 requests per app. /api/v1
 talks to the session's DolphinScheduler (the fake, over HTTP), so its business errors are part of
-what is generated against.
+what is generated against. ``db_connection`` also gets URI-shaped values (tests/schemathesis_hooks.py);
+the counts (generated, passed, 5xx, URI-shaped) are printed.
 """
 
 from __future__ import annotations
 
-import re
 import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.api.conftest import LiveAirflow, envelope
-
-# One worker: schemathesis' code generation hits a CPython 3.11 thread-safety bug with several.
-CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,"
-          "response_headers_conformance")
+from tests.schemathesis_run import run_schemathesis
 
 
 def seed_workflows(live: LiveAirflow) -> None:
@@ -66,16 +61,21 @@ def test_generated_requests_get_documented_non_5xx_answers(live: LiveAirflow, tm
     if prefix == "/api/v1":
         seed_workflows(live)
     dolphin_calls = live.dolphin.count()
-    cmd = [str(Path(sys.executable).parent / "schemathesis"), "run", f"{base}/openapi.json", "--url", base,
-           "--header", f"Authorization: Bearer {live.admin_token}", "--max-examples", "12", "--seed", "20251122",
-           "--checks", CHECKS, "--workers", "1", "--no-color", "--output-truncate", "false",
-           "--report", "junit", "--report-junit-path", str(tmp_path / "junit.xml")]
-    result = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=tmp_path)
-    summary = re.search(r"(\d+) generated, (.*)", result.stdout)
-    assert summary, result.stdout[-3000:]
-    generated = int(summary.group(1))
-    print(f"\n{prefix}: {summary.group(0)}")
-    assert result.returncode == 0, result.stdout[-6000:]
-    assert generated >= 500, summary.group(0)
+    run = run_schemathesis(f"{base}/openapi.json", base, live.admin_token, tmp_path, max_examples=12)
+    print("\n" + run.report(prefix))
+    assert run.server_errors == [], run.server_errors[:10]
+    assert run.returncode == 0, run.stdout[-6000:]
+    assert run.generated >= 500, run.summary
     if prefix == "/api/v1":  # the run went through to DolphinScheduler, not only to validation and 404s
         assert live.dolphin.count() - dolphin_calls >= 50, live.dolphin.count() - dolphin_calls
+
+
+def test_uri_shaped_connections_on_the_real_api_server(live: LiveAirflow, tmp_path: Path) -> None:
+    """Many valid ``POST /tasks`` bodies whose ``db_connection`` is URI-shaped (tests/schemathesis_hooks.py)."""
+    base = f"{live.base_url}/api/v0/data_pipeline"
+    run = run_schemathesis(f"{base}/openapi.json", base, live.admin_token, tmp_path, max_examples=200,
+                           only=("POST", "/tasks"), phases="fuzzing", mode="positive")
+    print("\n" + run.report("POST /tasks"))
+    assert run.server_errors == [], run.server_errors[:10]
+    assert run.returncode == 0, run.stdout[-6000:]
+    assert len(run.uri_calls) >= 100 and {c["status"] for c in run.uri_calls} >= {201, 400}, run.report("POST /tasks")

@@ -247,3 +247,21 @@ def test_the_original_designs_fields_are_refused_by_name_not_dropped(client: Tes
 def test_an_unknown_field_is_a_400_naming_it(client: TestClient) -> None:
     answer = client.post(f"{API}/tasks", json={"db_conn_id": "x", "step_details": []}, headers=WRITER)
     assert answer.status_code == 400 and "step_details" in answer.json()["message"], answer.text
+
+
+def test_the_creating_user_is_recorded_shown_and_filterable(client: TestClient, task_store: TaskStore) -> None:
+    task_id = new_task(client)
+    other = task_store.create_task(parameters={}, created_by="manual").id
+    detail = envelope(client.get(f"{API}/tasks/{task_id}", headers=READER), 200)["data"]
+    assert detail["created_by"] == "wendy"
+    mine = envelope(client.get(f"{API}/tasks", params={"created_by": "wendy", "limit": 1000}, headers=READER),
+                    200)["data"]
+    assert task_id in {t["task_id"] for t in mine["tasks"]} and other not in {t["task_id"] for t in mine["tasks"]}
+    assert {t["created_by"] for t in mine["tasks"]} == {"wendy"}
+    manual = envelope(client.get(f"{API}/tasks", params={"created_by": "manual", "limit": 1000}, headers=READER),
+                      200)["data"]
+    assert other in {t["task_id"] for t in manual["tasks"]} and task_id not in {t["task_id"] for t in manual["tasks"]}
+    queried = envelope(client.post(f"{API}/tasks/query", json={"created_by": "wendy", "page_size": 1000},
+                                   headers=READER), 200)["data"]
+    assert task_id in {t["task_id"] for t in queried["tasks"]}
+    envelope(client.get(f"{API}/tasks", params={"created_by": "x" * 257}, headers=READER), 400)

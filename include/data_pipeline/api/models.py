@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from data_pipeline.tasks.parameters import StepName, StepNumber, TaskOptions
 from data_pipeline.tasks.status import TaskStatus
@@ -30,14 +31,16 @@ class CreateTaskRequest(TaskOptions):
 
     model_config = ConfigDict(extra="forbid")
 
-    task_name: str | None = Field(default=None, max_length=200)
-    task_type: str = Field(default="data_workflow", max_length=50)
-    db_connection: str | None = Field(default=None, max_length=2000,
-                                      description="postgresql:// URI; its password is stored apart and never returned")
-    db_conn_id: str | None = Field(default=None, max_length=250, description="Airflow connection id instead of a URI")
+    task_name: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
+    task_type: str = Field(default="data_workflow", max_length=50, pattern=NO_NUL)
+    db_connection: str | None = Field(default=None, max_length=2000, pattern=NO_NUL,
+                                      description="postgresql:// URI; its password is stored apart and never returned",
+                                      examples=["postgresql://analyst:secret@db.example.org:5432/sales"])
+    db_conn_id: str | None = Field(default=None, max_length=250, pattern=NO_NUL,
+                                   description="Airflow connection id instead of a URI")
     table_list: list[str] | None = Field(default=None, max_length=1000,
                                          description="tables (table or schema.table); or upload table_list.txt later")
-    business_context: str = Field(default="", max_length=4000)
+    business_context: str = Field(default="", max_length=4000, pattern=NO_NUL)
     parameters: dict[str, Any] | None = Field(default=None, description="nested form of the same fields")
 
     @model_validator(mode="before")
@@ -53,6 +56,18 @@ class CreateTaskRequest(TaskOptions):
                 merged.setdefault(key, value)
             return merged
         return data
+
+    @field_validator("db_connection")
+    @classmethod
+    def _uri_shape(cls, value: str | None) -> str | None:
+        """A URI that does not even split (bad port, unclosed IPv6 bracket) is the caller's mistake: a 400."""
+        if value:
+            try:
+                parts = urlsplit(value)
+                _ = parts.port, parts.hostname, parts.password
+            except ValueError as exc:
+                raise ValueError(f"db_connection is not a valid URI: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _one_database(self) -> CreateTaskRequest:
@@ -108,7 +123,8 @@ class TaskQueryRequest(BaseModel):
 
     status: list[TaskStatus] | None = None
     task_type: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
-    created_by: str | None = Field(default=None, max_length=50, pattern=NO_NUL)
+    created_by: str | None = Field(default=None, max_length=256, pattern=NO_NUL,
+                                   description="who created the task: a user's name, or manual, schedule, airflow")
     db_name: str | None = Field(default=None, max_length=100, pattern=NO_NUL)
     keyword: str | None = Field(default=None, max_length=200, pattern=NO_NUL)
     created_after: datetime | None = None

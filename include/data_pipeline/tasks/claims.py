@@ -15,6 +15,8 @@ from data_pipeline.tasks.records import TASK_COLUMNS, ClaimResult, TaskRecord
 from data_pipeline.tasks.status import StepStatus, TaskStatus
 from data_pipeline.tasks.step_store import sync_task_steps
 
+CLAIM_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('data_pipeline_tasks:claim'))"
+
 
 class ClaimStore(PooledStore):
     def claim_execution(self, task_id: str, *, max_concurrent: int, dag_run_id: str | None = None) -> ClaimResult:
@@ -24,7 +26,7 @@ class ClaimStore(PooledStore):
         task exactly one wins; the others get ``TaskRunning`` (or ``Conflict`` when the limit is hit).
         """
         with self.connection() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtext('data_pipeline_tasks:claim'))")
+            conn.execute(CLAIM_LOCK_SQL)
             row = conn.execute(
                 "SELECT id, status FROM data_pipeline_tasks WHERE id = %s FOR UPDATE", (task_id,)
             ).fetchone()

@@ -259,6 +259,20 @@ CREATE TRIGGER trg_task_tombstone AFTER DELETE ON data_pipeline_tasks
     FOR EACH ROW EXECUTE FUNCTION data_pipeline_task_tombstone_keep();
 """
 
+_V7_OWNER = """
+-- created_by names the user for tasks created through the task API (kinds stay for the others):
+-- the closed list of kinds becomes "not blank", and the column fits a user name. Old rows stay valid.
+ALTER TABLE data_pipeline_tasks DROP CONSTRAINT IF EXISTS data_pipeline_tasks_created_by_check;
+ALTER TABLE data_pipeline_tasks ALTER COLUMN created_by TYPE VARCHAR(256);
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conname = 'data_pipeline_tasks_created_by_not_blank') THEN
+        ALTER TABLE data_pipeline_tasks ADD CONSTRAINT data_pipeline_tasks_created_by_not_blank
+            CHECK (btrim(created_by) <> '');
+    END IF;
+END $$;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "original task tables", _V1_ORIGINAL),
     Migration(2, "deletion columns, steps, secrets, timestamptz, constraints, indexes", _V2_UPGRADE),
@@ -266,6 +280,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(4, "DAG id of the linked run", _V4_DAG_ID),
     Migration(5, "listing: exact sort indexes and per-status counters", _V5_LIST_SPEED),
     Migration(6, "tombstones: ids of deleted tasks are never issued again", _V6_TOMBSTONES),
+    Migration(7, "created_by holds the creating user's name", _V7_OWNER),
 )
 
 

@@ -10,7 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from data_pipeline.tasks.status import StepStatus, TaskStatus
 
+# How a task came to be (it picks the id prefix); the ``created_by`` column holds this kind, or for tasks
+# created through the task API the authenticated user's name (``owner``).
 CreatedBy = Literal["api", "manual", "schedule", "airflow", "system"]
+OWNER_MAX_LENGTH = 256
 
 # Task columns a caller may set (``TaskStore.update_task``); the rest belong to the store itself.
 UPDATABLE_COLUMNS = frozenset({

@@ -23,6 +23,7 @@ from data_pipeline.tasks.listing import TaskListing
 from data_pipeline.tasks.log_store import LogStore
 from data_pipeline.tasks.records import (
     JSON_COLUMNS,
+    OWNER_MAX_LENGTH,
     TASK_COLUMNS,
     UPDATABLE_COLUMNS,
     ClaimResult,
@@ -55,6 +56,7 @@ class TaskStore(TaskListing, StepStore, LogStore, ClaimStore):
         task_type: str = "data_workflow",
         task_name: str | None = None,
         created_by: CreatedBy = "api",
+        owner: str | None = None,
         db_name: str | None = None,
         business_context: str | None = None,
         output_directory: str | None = None,
@@ -67,7 +69,9 @@ class TaskStore(TaskListing, StepStore, LogStore, ClaimStore):
         The id is the creation second; when another task already took it, or a deleted task once had
         it (``data_pipeline_task_tombstones``), a random suffix is added and the insert retried
         (``ON CONFLICT DO NOTHING``), so concurrent creators never clash and no id is issued twice.
+        ``owner`` (a user's name) is recorded as ``created_by`` instead of the kind ``created_by``.
         """
+        recorded_by = (owner or "").strip()[:OWNER_MAX_LENGTH] or created_by
         if task_id is not None:
             validate_task_id(task_id)
         base = task_id or base_task_id(_PREFIX_BY_CREATOR[created_by], now)
@@ -83,7 +87,7 @@ class TaskStore(TaskListing, StepStore, LogStore, ClaimStore):
                         "ON CONFLICT (id) DO NOTHING RETURNING {}"
                     ).format(TASK_COLUMNS),
                     (
-                        candidate, task_name, task_type, TaskStatus.PENDING, Jsonb(parameters), created_by, db_name,
+                        candidate, task_name, task_type, TaskStatus.PENDING, Jsonb(parameters), recorded_by, db_name,
                         business_context, output_directory, Jsonb(dict.fromkeys(STEPS, StepStatus.PENDING.value)),
                         candidate,
                     ),

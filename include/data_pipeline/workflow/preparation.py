@@ -55,7 +55,7 @@ def normalise_mode(mode: str, step_name: str | None,
 
 
 def create_task_from_parameters(store: TaskStore, raw: dict[str, Any], *, created_by: CreatedBy,
-                                task_id: str | None = None, task_name: str | None = None,
+                                owner: str | None = None, task_id: str | None = None, task_name: str | None = None,
                                 table_list_text: str | None = None) -> str:
     """Validate parameters, keep every secret out of them, check the database policy, create the task.
 
@@ -73,7 +73,7 @@ def create_task_from_parameters(store: TaskStore, raw: dict[str, Any], *, create
     db_name = resolve(db_conn_id=params.db_conn_id, db_connection=params.db_connection).db_name \
         if (params.db_conn_id or params.db_connection) else None
     task = store.create_task(
-        parameters=params.public(), created_by=created_by, task_id=task_id, task_name=task_name,
+        parameters=params.public(), created_by=created_by, owner=owner, task_id=task_id, task_name=task_name,
         db_name=db_name or None, business_context=params.business_context or None,
         secrets={"db_password": password} if password else None,
     )

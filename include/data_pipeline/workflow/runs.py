@@ -4,7 +4,8 @@
 on the host, roll the claim back if the launch fails. ``while_not_running`` holds the task's row
 for the length of a change to its inputs (table list, uploads, a restore), so a claim made at the
 same moment waits for the change and a running task is refused: the check and the claim cannot
-interleave.
+interleave. ``while_no_task_runs`` does the same for a change every task depends on (restoring the
+shared vector tables): it holds the claimers' lock, so no task starts until the change has ended.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from data_pipeline import config
 from data_pipeline.errors import Conflict, InvalidInput, PipelineError, TaskNotFound
 from data_pipeline.files.task_dir import TABLE_LIST_FILE, task_path
 from data_pipeline.steps import registry
+from data_pipeline.tasks.claims import CLAIM_LOCK_SQL
 from data_pipeline.tasks.ids import validate_task_id
 from data_pipeline.tasks.parameters import TaskParameters
 from data_pipeline.tasks.status import TaskStatus
@@ -115,3 +117,17 @@ def while_not_running(store: TaskStore, task_id: str, change: str) -> Iterator[T
         if row["status"] == TaskStatus.IN_PROGRESS:
             raise Conflict(f"task {task_id} is running; {change} when it has finished", current_status=row["status"])
         yield task
+
+
+@contextmanager
+def while_no_task_runs(store: TaskStore, change: str) -> Iterator[None]:
+    """Hold off every claim until the block ends; ``Conflict`` naming the running tasks if any task runs."""
+    with store.connection() as conn:
+        conn.execute(CLAIM_LOCK_SQL)
+        rows = conn.execute("SELECT id FROM data_pipeline_tasks WHERE status = %s ORDER BY started_at NULLS LAST, id",
+                            (TaskStatus.IN_PROGRESS,)).fetchall()
+        if rows:
+            running = [r["id"] for r in rows]
+            raise Conflict(f"{len(running)} task(s) running; {change} when no task runs",
+                           running_tasks=running[:20])
+        yield

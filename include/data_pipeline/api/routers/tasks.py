@@ -30,6 +30,7 @@ from data_pipeline.api.deps import (
     load_task,
 )
 from data_pipeline.api.models import (
+    NO_NUL,
     BatchDeleteRequest,
     CreateTaskRequest,
     DeleteRequest,
@@ -62,7 +63,7 @@ def task_json(task: TaskRecord, *, brief: bool = False) -> dict[str, Any]:
 @router.post("/tasks", status_code=201, response_model=Envelope[TaskOut], summary="Create a task")
 def create_task(body: CreateTaskRequest, user: WriterDep, store: StoreDep) -> Any:
     raw = body.model_dump(exclude={"task_name", "task_type", "parameters"}, exclude_none=True)
-    task_id = create_task_from_parameters(store, raw, created_by="api", task_name=body.task_name)
+    task_id = create_task_from_parameters(store, raw, created_by="api", owner=user.name, task_name=body.task_name)
     task = store.require_task(task_id)
     store.add_log(task_id, "INFO", f"task created through the API by {user.name}")
     return ok(task_json(task), "task created", 201)
@@ -76,10 +77,13 @@ def list_tasks(
     status: Annotated[str | None, Query(max_length=200, description="comma-separated statuses")] = None,
     sort_by: Annotated[str, Query(max_length=30)] = "created_at",
     sort_order: Annotated[str, Query(pattern="^(asc|desc)$")] = "desc",
+    created_by: Annotated[str | None, Query(max_length=256, pattern=NO_NUL,
+                                            description="who created the task: a user's name, or manual, "
+                                                        "schedule, airflow")] = None,
 ) -> Any:
     query = TaskQuery.model_validate({
         "status": status.split(",") if status else None, "sort_by": sort_by, "sort_order": sort_order,
-        "limit": limit, "offset": offset,
+        "limit": limit, "offset": offset, "created_by": created_by,
     })
     page = store.list_tasks(query, brief=True)
     return ok({"tasks": [task_json(t, brief=True) for t in page.items], "total": page.total,

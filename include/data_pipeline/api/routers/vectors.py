@@ -1,4 +1,9 @@
-"""Vector-table backups of a task (``vector_bak/``): create, list, restore."""
+"""Vector-table backups of a task (``vector_bak/``): create, list, restore.
+
+A backup copies the vector tables, which hold every task's training data, so taking one needs the
+same permission as running a task; a restore replaces those tables for every task, so it is
+refused while any task runs and no task starts until it has finished.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from data_pipeline.api.answers import VectorBackup, VectorBackups, VectorRestore
 from data_pipeline.api.deps import ERRORS, ReaderDep, StoreDep, TaskIdPath, WriterDep, load_task
 from data_pipeline.api.models import VectorRestoreRequest
 from data_pipeline.files.task_dir import task_path
+from data_pipeline.workflow.runs import while_no_task_runs
 from platform_api.envelope import Envelope, ok
 
 router = APIRouter(tags=["vector tables"], responses=ERRORS)
@@ -43,7 +49,9 @@ def restore(task_id: TaskIdPath, body: VectorRestoreRequest, user: WriterDep, st
     from data_pipeline.vectors import store as vector_store
 
     load_task(store, task_id)
-    result = vector_backup.restore_vector_tables(task_path(task_id, must_exist=True), body.backup_name,
-                                                 vector_store.vector_dsn(), mode=body.mode)
+    vector_backup.validate_backup_name(body.backup_name)  # a bad name is a 400 whether or not tasks run
+    with while_no_task_runs(store, "restore the vector tables"):
+        result = vector_backup.restore_vector_tables(task_path(task_id, must_exist=True), body.backup_name,
+                                                     vector_store.vector_dsn(), mode=body.mode)
     store.add_log(task_id, "INFO", f"{user.name} restored vector tables from {body.backup_name} ({body.mode})")
     return ok(result, "vector tables restored")
