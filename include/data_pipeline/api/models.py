@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from data_pipeline.tasks.parameters import StepName, StepNumber, TaskOptions
 from data_pipeline.tasks.status import TaskStatus
@@ -56,18 +55,6 @@ class CreateTaskRequest(TaskOptions):
                 merged.setdefault(key, value)
             return merged
         return data
-
-    @field_validator("db_connection")
-    @classmethod
-    def _uri_shape(cls, value: str | None) -> str | None:
-        """A URI that does not even split (bad port, unclosed IPv6 bracket) is the caller's mistake: a 400."""
-        if value:
-            try:
-                parts = urlsplit(value)
-                _ = parts.port, parts.hostname, parts.password
-            except ValueError as exc:
-                raise ValueError(f"db_connection is not a valid URI: {exc}") from None
-        return value
 
     @model_validator(mode="after")
     def _one_database(self) -> CreateTaskRequest:
