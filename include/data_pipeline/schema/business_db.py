@@ -39,6 +39,20 @@ FROM pg_class c WHERE c.relkind IN ('r', 'p')
 class BusinessDbError(PipelineError):
     error_code = "BUSINESS_DB_ERROR"
     http_status = 502
+    permanent = False
+    """Whether trying again cannot help (authentication, unknown database); never shown, so the one
+    connection-failure message stays the same for every cause."""
+
+
+PERMANENT_CONNECT_ERRORS = (
+    "password authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied",
+    "authentication failed", "invalid connection option", "certificate", "ssl is not enabled",
+)
+
+
+def is_permanent_connect_error(message: str) -> bool:
+    lowered = message.lower()
+    return any(text in lowered for text in PERMANENT_CONNECT_ERRORS)
 
 
 def split_password(uri: str) -> tuple[str, str | None]:
@@ -71,9 +85,10 @@ class BusinessDatabase:
         try:
             conn = psycopg.connect(self.conninfo, autocommit=autocommit, connect_timeout=connect_timeout,
                                    application_name=application_name)
-        except psycopg.Error:
-            raise BusinessDbError(f"cannot connect to the business database {self.display}: {CONNECT_FAILED}") \
-                from None
+        except psycopg.Error as exc:
+            error = BusinessDbError(f"cannot connect to the business database {self.display}: {CONNECT_FAILED}")
+            error.permanent = is_permanent_connect_error(str(exc))
+            raise error from None
         try:
             self._check_reached(conn)
         except BaseException:

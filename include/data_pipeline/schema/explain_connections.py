@@ -18,14 +18,9 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
-from data_pipeline.schema.business_db import BusinessDbError
+from data_pipeline.schema.business_db import BusinessDbError, is_permanent_connect_error
 from data_pipeline.schema.explain_protocol import ExplainJob, ValidatorSettings
 from data_pipeline.secrets_mask import mask
-
-_PERMANENT_CONNECT_ERRORS = (
-    "password authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied",
-    "authentication failed", "invalid connection option", "certificate", "ssl is not enabled",
-)
 
 
 class DatabaseUnavailable(BusinessDbError):
@@ -52,11 +47,6 @@ class Slot:
     down_since: float | None = None
     last_error: str | None = None
     last_progress: float = 0.0
-
-
-def _connect_error_is_permanent(message: str) -> bool:
-    lowered = message.lower()
-    return any(text in lowered for text in _PERMANENT_CONNECT_ERRORS)
 
 
 class ExplainConnections:
@@ -92,7 +82,8 @@ class ExplainConnections:
                 conn = self._connect()
             except (psycopg.Error, BusinessDbError) as exc:
                 message = mask(exc.message if isinstance(exc, BusinessDbError) else str(exc)).strip()
-                if _connect_error_is_permanent(message):
+                permanent = exc.permanent if isinstance(exc, BusinessDbError) else is_permanent_connect_error(message)
+                if permanent:
                     if not isinstance(exc, BusinessDbError):
                         message = f"cannot connect to {self.describe}: {message}"
                     raise DatabaseUnavailable(message) from None
