@@ -147,6 +147,12 @@ def _special_dom(part: str, original: str) -> str | None:
     if (match := _WEEKDAY.match(text)) is not None:
         if not 1 <= int(match.group(1)) <= 31:
             raise CronConversionError(f"day {match.group(1)} out of range 1-31 in {part!r} of {original!r}")
+        if int(match.group(1)) > 28:
+            # Quartz (checked against 2.3.2) skips a month that has no day n, where cron takes the nearest
+            # weekday of its last day: their firing times differ, so nothing is published.
+            raise CronConversionError(f"{part!r} in {original!r} fires differently in Quartz: a month without day "
+                                      f"{match.group(1)} is skipped there; use LW for the last weekday, or a day "
+                                      "up to 28")
         return text
     if any(c in text for c in "LW#"):
         raise CronConversionError(f"invalid value {part!r} in the day-of-month field of {original!r} "
