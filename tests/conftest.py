@@ -7,11 +7,15 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from platform_db import embedded
+
+if TYPE_CHECKING:
+    from data_pipeline.tasks.store import TaskStore
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,3 +127,27 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.mkdir()
     monkeypatch.setenv("DATA_PIPELINE_DATA_DIR", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_business_uri() -> Iterator[str]:
+    """The demo business database (read only by tests), apart from every task store: no task may read one."""
+    from data_pipeline.schema import demo_db
+
+    uri = new_database("dp_demo_business")
+    demo_db.build_demo_database(uri)
+    yield uri
+    embedded.drop_database(database_name(uri))
+
+
+@pytest.fixture
+def demo_store(fresh_db_uri: str, demo_business_uri: str, data_dir: Path,
+               monkeypatch: pytest.MonkeyPatch) -> Iterator[TaskStore]:
+    """A task store of its own, with connection ``highway_demo`` naming the demo business database."""
+    from data_pipeline.tasks.store import TaskStore
+
+    monkeypatch.setenv("AIRFLOW_CONN_HIGHWAY_DEMO", demo_business_uri)
+    store = TaskStore(fresh_db_uri)
+    store.migrate()
+    yield store
+    store.close()

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from data_pipeline.errors import Conflict, StepFailed
-from data_pipeline.schema import demo_db
 from data_pipeline.tasks.records import StepRecord, TaskRecord
 from data_pipeline.tasks.status import StepStatus, TaskStatus
 from data_pipeline.tasks.store import TaskStore, reset_default_store
@@ -19,30 +17,14 @@ from data_pipeline.workflow.lifecycle import mark_run_failed
 from data_pipeline.workflow.pipeline import create_task_from_parameters, finalize_task, prepare_for_run
 from data_pipeline_airflow.callbacks import fail_killed_task, fail_pipeline_task
 from dolphin_publisher.models import InstanceState
-from platform_db import embedded
-from tests.conftest import database_name, new_database
-
-
-@pytest.fixture(scope="module")
-def business_uri() -> Iterator[str]:
-    """The demo business database: a database of its own, as the policy never lets a task read the task store."""
-    uri = new_database("dp_life_demo")
-    demo_db.build_demo_database(uri)
-    yield uri
-    embedded.drop_database(database_name(uri))
 
 
 @pytest.fixture
-def store(fresh_db_uri: str, business_uri: str, data_dir: Path,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[TaskStore]:
-    monkeypatch.setenv("AIRFLOW_CONN_HIGHWAY_DEMO", business_uri)
+def store(demo_store: TaskStore, fresh_db_uri: str, monkeypatch: pytest.MonkeyPatch) -> TaskStore:
     monkeypatch.setenv("DATA_PIPELINE_DB_URI", fresh_db_uri)  # what the callbacks' default store opens
     monkeypatch.setenv("DATA_PIPELINE_MAX_CONCURRENT_TASKS", "10")
     reset_default_store()
-    s = TaskStore(fresh_db_uri)
-    s.migrate()
-    yield s
-    s.close()
+    return demo_store
     reset_default_store()
 
 

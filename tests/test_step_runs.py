@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from data_pipeline import clock
-from data_pipeline.schema import demo_db
 from data_pipeline.tasks.store import TaskStore
 from data_pipeline.workflow.pipeline import (
     backup_before_run,
@@ -20,27 +18,11 @@ from data_pipeline.workflow.pipeline import (
     run_step_batch,
     run_step_for_run,
 )
-from platform_db import embedded
-from tests.conftest import database_name, new_database
-
-
-@pytest.fixture(scope="module")
-def business_uri() -> Iterator[str]:
-    """The demo business database, apart from the task store (which no task may read)."""
-    uri = new_database("dp_stepruns_demo")
-    demo_db.build_demo_database(uri)
-    yield uri
-    embedded.drop_database(database_name(uri))
 
 
 @pytest.fixture
-def store(fresh_db_uri: str, business_uri: str, data_dir: Path,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[TaskStore]:
-    monkeypatch.setenv("AIRFLOW_CONN_HIGHWAY_DEMO", business_uri)
-    s = TaskStore(fresh_db_uri)
-    s.migrate()
-    yield s
-    s.close()
+def store(demo_store: TaskStore) -> TaskStore:
+    return demo_store
 
 
 def run_batched(store: TaskStore, task_id: str, step: str, run_id: str) -> None:

@@ -2,36 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from data_pipeline.errors import Conflict, TaskRunning
-from data_pipeline.schema import demo_db
 from data_pipeline.tasks.store import TaskStore
 from data_pipeline.workflow.pipeline import create_task_from_parameters, prepare_for_run
-from platform_db import embedded
-from tests.conftest import database_name, new_database
-
-
-@pytest.fixture(scope="module")
-def business_uri() -> Iterator[str]:
-    """The demo business database: a database of its own, as the policy never lets a task read the task store."""
-    uri = new_database("dp_runs_demo")
-    demo_db.build_demo_database(uri)
-    yield uri
-    embedded.drop_database(database_name(uri))
 
 
 @pytest.fixture
-def store(fresh_db_uri: str, business_uri: str, data_dir: Path,
-          monkeypatch: pytest.MonkeyPatch) -> Iterator[TaskStore]:
-    monkeypatch.setenv("AIRFLOW_CONN_HIGHWAY_DEMO", business_uri)
-    s = TaskStore(fresh_db_uri)
-    s.migrate()
-    yield s
-    s.close()
+def store(demo_store: TaskStore) -> TaskStore:
+    return demo_store
 
 
 def make_task(store: TaskStore) -> str:
