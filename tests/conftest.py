@@ -27,19 +27,16 @@ os.environ.setdefault("DATA_PIPELINE_ALLOWED_DB_CONN_IDS", "highway_demo,highway
 
 # The live api-server tests share one session-wide real Airflow (started by their folder's conftest)
 # and must run on one worker, or each worker would start an Airflow of its own: `--dist loadgroup`
-# (set in the Makefile) keeps each xdist_group on one worker. The `airflow dags test` files only share
-# an Airflow home and metadata database, cheap to make: a group per file lets them run side by side.
-AIRFLOW_GROUPS = {"tests/api/": "live_airflow_api"}
-PER_FILE_GROUPS = ("tests/dag_runs/",)
+# (set in the Makefile) keeps each xdist_group on one worker. The `airflow dags test` files share an
+# Airflow home and metadata database per worker: the longest file runs apart, the others together.
+AIRFLOW_GROUPS = {"tests/api/": "live_airflow_api", "tests/dag_runs/test_pipeline_dag.py": "live_airflow_dags_pipeline",
+                  "tests/dag_runs/": "live_airflow_dags"}
 
 
 def xdist_group_of(nodeid: str) -> str | None:
     for folder, group in AIRFLOW_GROUPS.items():
         if nodeid.startswith(folder):
             return group
-    for folder in PER_FILE_GROUPS:
-        if nodeid.startswith(folder):
-            return "live_airflow_" + nodeid.split("::", 1)[0].removeprefix(folder).removesuffix(".py")
     return None
 
 

@@ -73,9 +73,9 @@ def test_generated_requests_get_documented_non_5xx_answers(live: LiveAirflow, tm
 def test_uri_shaped_connections_on_the_real_api_server(live: LiveAirflow, tmp_path: Path) -> None:
     """Many valid ``POST /tasks`` bodies whose ``db_connection`` is URI-shaped (tests/schemathesis_hooks.py)."""
     base = f"{live.base_url}/api/v0/data_pipeline"
-    run = run_schemathesis(f"{base}/openapi.json", base, live.admin_token, tmp_path, max_examples=200,
+    run = run_schemathesis(f"{base}/openapi.json", base, live.admin_token, tmp_path, max_examples=100,
                            only=("POST", "/tasks"), phases="fuzzing", mode="positive")
     print("\n" + run.report("POST /tasks"))
     assert run.server_errors == [], run.server_errors[:10]
     assert run.returncode == 0, run.stdout[-6000:]
-    assert len(run.uri_calls) >= 100 and {c["status"] for c in run.uri_calls} >= {201, 400}, run.report("POST /tasks")
+    assert len(run.uri_calls) >= 50 and {c["status"] for c in run.uri_calls} >= {201, 400}, run.report("POST /tasks")

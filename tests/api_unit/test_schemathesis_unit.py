@@ -57,11 +57,11 @@ def test_generated_requests_get_documented_non_5xx_answers(served: str, tmp_path
 
 
 def test_uri_shaped_connections_are_accepted_or_refused_never_crash(served: str, tmp_path: Path) -> None:
-    run = run_schemathesis(f"{served}/openapi.json", served, "writer-token", tmp_path, max_examples=300,
+    run = run_schemathesis(f"{served}/openapi.json", served, "writer-token", tmp_path, max_examples=100,
                            timeout=600, only=("POST", "/tasks"), phases="fuzzing",
                            mode="positive")
     print("\n" + run.report("POST /tasks without Airflow"))
     assert run.server_errors == [], run.server_errors[:10]
     assert run.returncode == 0, run.stdout[-6000:]
-    assert len(run.uri_calls) >= 100, run.report("POST /tasks")
+    assert len(run.uri_calls) >= 50, run.report("POST /tasks")
     assert {c["status"] for c in run.uri_calls} >= {201, 400}  # some accepted, some refused, none crashed
