@@ -17,8 +17,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m ruff check include dags plugins tests bench scripts
-	$(PY) -m pytest -n 3 --dist loadgroup -m "not restarts_postgres"
-	$(PY) -m pytest -m restarts_postgres
+	$(PY) -m pytest -n 3 --dist loadgroup
 
 up: $(STAMP)
 	$(PY) scripts/airflow_local.py up

@@ -42,17 +42,11 @@ def xdist_group_of(nodeid: str) -> str | None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group the live-Airflow folders; keep the PostgreSQL-restart test out of parallel runs.
-
-    ``tryfirst`` so the marks exist before xdist's worker reads them in its own hook of this name.
-    """
-    parallel = hasattr(config, "workerinput")
+    """Group the live-Airflow tests (``tryfirst``: the marks exist before xdist's worker reads them)."""
     for item in items:
         group = xdist_group_of(item.nodeid)
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(name=group))
-        if parallel and item.get_closest_marker("restarts_postgres"):
-            item.add_marker(pytest.mark.skip(reason="restarts PostgreSQL: run alone, pytest -m restarts_postgres"))
 
 
 @pytest.hookimpl(trylast=True, specname="pytest_collection_modifyitems")
