@@ -176,3 +176,17 @@ def test_every_task_of_the_pipeline_dag_fails_the_run_task_and_the_backup_fails_
     callbacks = {t.task_id: cb if isinstance(cb := t.on_failure_callback, list) else [cb] for t in dag.tasks}
     assert "finalize" in callbacks and all(cbs == [fail_pipeline_task] for cbs in callbacks.values()), callbacks
     assert isinstance(dag.get_task("backup_existing_files"), PipelineTaskOperator)
+
+
+def test_a_configuration_error_in_prepare_is_not_retried(store: TaskStore) -> None:
+    """What the user must fix fails ``prepare`` with AirflowFailException (no retry), naming the problem."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from data_pipeline_airflow.dag_factory import run_prepare
+
+    with pytest.raises(AirflowFailException, match="without task_id the run needs table_list"):
+        run_prepare({"db_conn_id": "highway_demo", "execution_mode": "complete"}, dag_id="data_pipeline",
+                    dag_run_id="manual__config", scheduled=False)
+    with pytest.raises(AirflowFailException, match="not found"):
+        run_prepare({"task_id": "task_20200101_000000"}, dag_id="data_pipeline", dag_run_id="manual__gone",
+                    scheduled=False)

@@ -139,16 +139,8 @@ def _add_tasks(graph: PipelineGraph, *, dag_id: str, scheduled: bool) -> None:
 
     @task(multiple_outputs=True, retries=1, doc_md=_task_doc(graph.node("prepare")))
     def prepare() -> dict[str, Any]:
-        from data_pipeline.errors import PipelineError
-        from data_pipeline.workflow.pipeline import prepare_for_run
-
         ctx = get_current_context()
-        try:
-            return prepare_for_run(dict(ctx["params"]), dag_id=dag_id, dag_run_id=ctx["run_id"], scheduled=scheduled)
-        except PipelineError as exc:
-            if exc.http_status < 500:  # the request or the configuration is wrong: a retry cannot help
-                raise AirflowFailException(exc.message) from None
-            raise
+        return run_prepare(dict(ctx["params"]), dag_id=dag_id, dag_run_id=ctx["run_id"], scheduled=scheduled)
 
     @task(trigger_rule="all_done", retries=1, doc_md=_task_doc(graph.node("finalize")))
     def finalize(pipeline_task_id: str | None) -> dict[str, Any]:
@@ -193,6 +185,19 @@ def _add_tasks(graph: PipelineGraph, *, dag_id: str, scheduled: bool) -> None:
             made[node.id] = finalize(prep["task_id"])
     for upstream, downstream in graph.edges:
         made[upstream] >> made[downstream]
+
+
+def run_prepare(params: dict[str, Any], *, dag_id: str, dag_run_id: str, scheduled: bool) -> dict[str, Any]:
+    """``prepare`` of a run; a mistake in the request or the configuration fails it without a retry."""
+    from data_pipeline.errors import PipelineError
+    from data_pipeline.workflow.pipeline import prepare_for_run
+
+    try:
+        return prepare_for_run(params, dag_id=dag_id, dag_run_id=dag_run_id, scheduled=scheduled)
+    except PipelineError as exc:
+        if exc.http_status < 500:  # retrying cannot fix what the user or the operator must change
+            raise AirflowFailException(exc.message) from None
+        raise
 
 
 def _step_task(node: Node) -> Any:

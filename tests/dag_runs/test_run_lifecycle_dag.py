@@ -69,18 +69,3 @@ def test_final_failure_of_a_step_fails_the_task_within_seconds(runner: DagRunner
     assert task.status == "failed" and task.error_step == "ddl_generation"
     runner.store.claim_execution(task_id, max_concurrent=1000)  # the claim is free: executable again
 
-
-def test_a_configuration_error_in_prepare_fails_at_once_without_retry(runner: DagRunner) -> None:
-    """No table list for a new task is the user's to fix: prepare fails on its first try, with the message."""
-    conf = {"db_conn_id": "highway_demo", "execution_mode": "complete"}
-    result = runner.dags_test("data_pipeline", conf)
-    assert result.returncode != 0
-    assert "without task_id the run needs table_list" in result.stdout + result.stderr
-    with psycopg.connect(metadata_uri(runner)) as conn:
-        run_id = conn.execute("SELECT run_id FROM dag_run WHERE dag_id = 'data_pipeline' AND conf::text LIKE %s "
-                              "ORDER BY id DESC LIMIT 1", ('%"highway_demo"%',)).fetchone()[0]
-        tries = conn.execute("SELECT try_number, state FROM task_instance WHERE dag_id = 'data_pipeline' "
-                             "AND task_id = 'prepare' AND run_id = %s", (run_id,)).fetchone()
-        retried = conn.execute("SELECT count(*) FROM task_instance_history WHERE dag_id = 'data_pipeline' "
-                               "AND task_id = 'prepare' AND run_id = %s", (run_id,)).fetchone()[0]
-    assert tries == (1, "failed") and retried == 0, (tries, retried)
