@@ -44,6 +44,12 @@ class Conflict(PipelineError):
     http_status = 409
 
 
+class DagPaused(Conflict):
+    """The DAG that would run the task is paused: a triggered run would wait, and the task with it, for ever."""
+
+    error_code = "DAG_PAUSED"
+
+
 class TaskRunning(Conflict):
     error_code = "TASK_RUNNING"
 

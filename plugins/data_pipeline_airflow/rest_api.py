@@ -23,7 +23,7 @@ from fastapi import FastAPI, HTTPException, Request, status
 from data_pipeline import config
 from data_pipeline.api.app import create_app
 from data_pipeline.api.ports import Access, Credentials, Principal
-from data_pipeline.errors import UpstreamError
+from data_pipeline.errors import DagPaused, UpstreamError
 from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import TaskRecord
 
@@ -86,6 +86,20 @@ def airflow_api_url() -> str:
     return f"http://127.0.0.1:{conf.getint('api', 'port', fallback=8080)}"
 
 
+def dag_is_paused(dag_id: str) -> bool:
+    """Whether Airflow has the DAG paused (new DAGs are, where ``dags_are_paused_at_creation`` is left on).
+
+    Read from the metadata database this api-server already uses; when it cannot tell, the run is tried.
+    """
+    try:
+        from airflow.models.dag import DagModel
+
+        model = DagModel.get_dagmodel(dag_id)
+    except Exception:  # no metadata database here (an app built without Airflow): nothing to say
+        return False
+    return bool(model is not None and model.is_paused)
+
+
 class AirflowRunLauncher:
     """Triggers and inspects ``data_pipeline`` runs through Airflow's REST API as the calling user."""
 
@@ -101,6 +115,10 @@ class AirflowRunLauncher:
         return self._base_url
 
     def trigger(self, credentials: Credentials, task_id: str, execution_mode: str, step_name: str | None) -> str:
+        if dag_is_paused(self.dag_id):
+            raise DagPaused(f"the {self.dag_id} DAG is paused, so the run would wait and the task stay in progress: "
+                            f"unpause it (the toggle on the DAG's page, or `airflow dags unpause {self.dag_id}`) and "
+                            "execute again", dag_id=self.dag_id)
         run_id = f"api__{task_id}__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
         conf: dict[str, Any] = {"task_id": task_id, "execution_mode": execution_mode}
         if step_name:

@@ -85,3 +85,19 @@ def test_twenty_concurrent_executes_start_exactly_one_run(live: LiveAirflow, adm
     runs = admin.get("/api/v2/dags/data_pipeline/dagRuns", params={"limit": 100}).json()["dag_runs"]
     assert sum(1 for r in runs if (r.get("conf") or {}).get("task_id") == task_id) == 1
     assert wait_finished(admin, task_id)["status"] == "completed"
+
+
+def test_a_paused_dag_answers_409_and_leaves_the_task_runnable(live: LiveAirflow, admin: httpx.Client) -> None:
+    """Airflow with default settings pauses new DAGs; a run triggered then would wait, and the task with it."""
+    task_id = envelope(admin.post(f"{API}/tasks", json={"db_conn_id": "highway_demo", "table_list": ["bss_company"]}),
+                       201)["data"]["task_id"]
+    assert admin.patch("/api/v2/dags/data_pipeline", json={"is_paused": True}).status_code == 200
+    try:
+        body = envelope(admin.post(f"{API}/tasks/{task_id}/execute", json={"execution_mode": "complete"}), 409)
+    finally:
+        assert admin.patch("/api/v2/dags/data_pipeline", json={"is_paused": False}).status_code == 200
+    assert body["error_code"] == "DAG_PAUSED" and "airflow dags unpause data_pipeline" in body["message"]
+    detail = envelope(admin.get(f"{API}/tasks/{task_id}"), 200)["data"]
+    assert detail["status"] == "pending" and detail["dag_run_id"] is None
+    runs = admin.get("/api/v2/dags/data_pipeline/dagRuns", params={"limit": 100}).json()["dag_runs"]
+    assert not [r for r in runs if (r.get("conf") or {}).get("task_id") == task_id]  # nothing left waiting

@@ -152,3 +152,19 @@ def test_a_failed_launch_leaves_the_task_runnable_and_the_host_uncalled(
     with client_for(task_store, monkeypatch, f"http://{airflow.address}") as client:
         envelope(client.post(f"{API}/tasks/{task_id}/execute", headers=hostile_headers(attacker)), 202)
     assert attacker.requests == [] and len(airflow.requests) == 1
+
+
+def test_a_paused_dag_is_a_409_naming_the_pause_and_the_task_stays_runnable(
+        airflow: Listener, task_store: TaskStore, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow with default settings pauses new DAGs: a run triggered there would wait for ever."""
+    monkeypatch.setattr(rest_api, "dag_is_paused", lambda dag_id: dag_id == "data_pipeline")
+    with client_for(task_store, monkeypatch, f"http://{airflow.address}") as client:
+        task_id = new_task(client, table_list=["bss_company"])
+        answer = client.post(f"{API}/tasks/{task_id}/execute", headers=WRITER)
+    assert answer.status_code == 409, answer.text
+    body = answer.json()
+    assert body["error_code"] == "DAG_PAUSED" and "airflow dags unpause data_pipeline" in body["message"]
+    assert airflow.requests == []  # no run was left waiting behind the pause
+    task = task_store.require_task(task_id)
+    assert task.status != "in_progress" and task.dag_run_id is None
+
