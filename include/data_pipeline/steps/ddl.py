@@ -13,6 +13,7 @@ completed one starts afresh and replaces the files in place.
 from __future__ import annotations
 
 import shutil
+import sys
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -202,25 +203,6 @@ def run(ctx: StepContext) -> StepResult:
     return final
 
 
-# -- what the step registry loads (data_pipeline.steps.registry.BatchedStep) --------------------------
-
-class DdlGeneration:
-    """Delegates to this module's functions, looked up at call time."""
-
-    def run(self, ctx: StepContext) -> StepResult:
-        return run(ctx)
-
-    def plan_batches(self, ctx: StepContext) -> list[list[TableRef]]:
-        return plan_batches(ctx)
-
-    def run_batch(self, ctx: StepContext, batch: int) -> StepResult:
-        return run_batch(ctx, batch)
-
-    def batches_complete(self, ctx: StepContext) -> bool:
-        return batches_complete(ctx)
-
-    def merge(self, ctx: StepContext) -> StepResult:
-        return merge(ctx)
-
-
-IMPLEMENTATION = DdlGeneration()
+# The module itself implements the registry's protocol (BatchedStep): its functions are looked up at call
+# time, so nothing is restated here.
+IMPLEMENTATION = sys.modules[__name__]

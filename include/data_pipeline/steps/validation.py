@@ -13,6 +13,7 @@ execution's own work and finishes it instead of validating the new file as if it
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -213,25 +214,6 @@ def merge(ctx: StepContext) -> StepResult:
     return run(ctx, merging=True)
 
 
-# -- what the step registry loads (data_pipeline.steps.registry.BatchedStep) --------------------------
-
-class SqlValidation:
-    """Delegates to this module's functions, looked up at call time."""
-
-    def run(self, ctx: StepContext) -> StepResult:
-        return run(ctx)
-
-    def plan_batches(self, ctx: StepContext) -> list[range]:
-        return plan_batches(ctx)
-
-    def run_batch(self, ctx: StepContext, batch: int) -> StepResult:
-        return run_batch(ctx, batch)
-
-    def batches_complete(self, ctx: StepContext) -> bool:
-        return batches_complete(ctx)
-
-    def merge(self, ctx: StepContext) -> StepResult:
-        return merge(ctx)
-
-
-IMPLEMENTATION = SqlValidation()
+# The module itself implements the registry's protocol (BatchedStep): its functions are looked up at call
+# time, so nothing is restated here.
+IMPLEMENTATION = sys.modules[__name__]
