@@ -62,6 +62,11 @@ def is_running(task: TaskRecord, active_run: ActiveRunCheck | None) -> bool:
     return task.status == TaskStatus.IN_PROGRESS or bool(active_run and active_run(task))
 
 
+def _refuse_running(task: TaskRecord) -> None:
+    raise TaskRunning(f"task {task.id} is running and cannot be deleted (use force to override)",
+                      task_id=task.id, current_status=task.status)
+
+
 def delete_task(
     store: TaskStore,
     task_id: str,
@@ -75,16 +80,16 @@ def delete_task(
     """Delete one task's directory (and rows if asked). Raises on bad input, unknown or running tasks."""
     require_confirm(confirm)
     validate_task_id(task_id)
+    # Asking Airflow about the linked run is network I/O: done before the row is locked, never under the lock.
+    if not force and is_running(current := store.require_task(task_id), active_run):
+        _refuse_running(current)
     with store.connection() as conn:  # the row stays locked until the directory is gone and the row says so
         row = conn.execute("SELECT * FROM data_pipeline_tasks WHERE id = %s FOR NO KEY UPDATE", (task_id,)).fetchone()
         if row is None:
             raise TaskNotFound(f"task not found: {task_id}", task_id=task_id)
         task = TaskRecord.model_validate(row)
-        if not force and is_running(task, active_run):
-            raise TaskRunning(
-                f"task {task_id} is running and cannot be deleted (use force to override)",
-                task_id=task_id, current_status=task.status,
-            )
+        if not force and is_running(task, None):  # a claim taken since the check above
+            _refuse_running(task)
         stats, directory_deleted = _remove_directory(task_id)
         conn.execute("UPDATE data_pipeline_tasks SET directory_exists = FALSE, updated_at = now() WHERE id = %s",
                      (task_id,))
