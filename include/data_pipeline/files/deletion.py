@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from data_pipeline import config
-from data_pipeline.errors import InvalidInput, NotFound, PipelineError, TaskNotFound, TaskRunning, UnsafePath
+from data_pipeline.errors import InvalidInput, NotFound, PipelineError, TaskRunning, UnsafePath
 from data_pipeline.files.descriptors import data_dir_fd, is_link_at, stats_at, task_dir_fd
 from data_pipeline.files.task_dir import DirectoryStats, human_size
+from data_pipeline.tasks.claims import lock_task_row
 from data_pipeline.tasks.ids import validate_task_id
 from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import TaskRecord, TaskStore
@@ -84,15 +85,11 @@ def delete_task(
     if not force and is_running(current := store.require_task(task_id), active_run):
         _refuse_running(current)
     with store.connection() as conn:  # the row stays locked until the directory is gone and the row says so
-        row = conn.execute("SELECT * FROM data_pipeline_tasks WHERE id = %s FOR NO KEY UPDATE", (task_id,)).fetchone()
-        if row is None:
-            raise TaskNotFound(f"task not found: {task_id}", task_id=task_id)
-        task = TaskRecord.model_validate(row)
+        task = lock_task_row(conn, task_id)
         if not force and is_running(task, None):  # a claim taken since the check above
             _refuse_running(task)
         stats, directory_deleted = _remove_directory(task_id)
-        conn.execute("UPDATE data_pipeline_tasks SET directory_exists = FALSE, updated_at = now() WHERE id = %s",
-                     (task_id,))
+        store.mark_directory_deleted(task_id, conn=conn)
     note = None if directory_deleted else "task directory did not exist"
     if delete_database_records:
         store.delete_task_records(task_id)

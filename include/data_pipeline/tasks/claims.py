@@ -7,6 +7,9 @@ until the run links itself, or for a CLI run).
 
 from __future__ import annotations
 
+from typing import Any
+
+import psycopg
 from psycopg import sql
 
 from data_pipeline.errors import Conflict, TaskNotFound, TaskRunning
@@ -16,6 +19,18 @@ from data_pipeline.tasks.status import StepStatus, TaskStatus
 from data_pipeline.tasks.step_store import sync_task_steps
 
 CLAIM_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('data_pipeline_tasks:claim'))"
+
+
+def lock_task_row(conn: psycopg.Connection[Any], task_id: str) -> TaskRecord:
+    """The task, its row held ``FOR NO KEY UPDATE`` until ``conn``'s transaction ends.
+
+    That lock conflicts with a claim's ``FOR UPDATE`` but not with the key-share locks of log inserts,
+    so whoever holds it may still write the task's log. Changes to a task's directory hold it.
+    """
+    row = conn.execute("SELECT * FROM data_pipeline_tasks WHERE id = %s FOR NO KEY UPDATE", (task_id,)).fetchone()
+    if row is None:
+        raise TaskNotFound(f"task not found: {task_id}", task_id=task_id)
+    return TaskRecord.model_validate(row)
 
 
 class ClaimStore(PooledStore):

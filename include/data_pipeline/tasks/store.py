@@ -8,10 +8,12 @@ one part per concern: listings, steps, logs and outputs, claims.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
@@ -143,12 +145,11 @@ class TaskStore(TaskListing, StepStore, LogStore, ClaimStore):
             raise TaskNotFound(f"task not found: {task_id}", task_id=task_id)
         return TaskRecord.model_validate(row)
 
-    def mark_directory_deleted(self, task_id: str) -> None:
-        with self.connection() as conn:
-            conn.execute(
-                "UPDATE data_pipeline_tasks SET directory_exists = FALSE, updated_at = now() WHERE id = %s",
-                (task_id,),
-            )
+    def mark_directory_deleted(self, task_id: str, *, conn: psycopg.Connection[Any] | None = None) -> None:
+        """``conn``: inside a caller's transaction (a deletion holding the row lock)."""
+        with contextlib.nullcontext(conn) if conn is not None else self.connection() as c:
+            c.execute("UPDATE data_pipeline_tasks SET directory_exists = FALSE, updated_at = now() WHERE id = %s",
+                      (task_id,))
 
     def delete_task_records(self, task_id: str) -> bool:
         """Delete a task and its step, log, output and secret rows in one transaction."""

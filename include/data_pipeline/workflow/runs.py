@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from data_pipeline import config
-from data_pipeline.errors import Conflict, InvalidInput, PipelineError, TaskNotFound
+from data_pipeline.errors import Conflict, InvalidInput, PipelineError
 from data_pipeline.files.task_dir import TABLE_LIST_FILE, task_path
 from data_pipeline.steps import registry
-from data_pipeline.tasks.claims import CLAIM_LOCK_SQL
+from data_pipeline.tasks.claims import CLAIM_LOCK_SQL, lock_task_row
 from data_pipeline.tasks.ids import validate_task_id
 from data_pipeline.tasks.parameters import TaskParameters
 from data_pipeline.tasks.status import TaskStatus
@@ -103,19 +103,12 @@ def _release_claim(store: TaskStore, before: TaskRecord) -> None:
 
 @contextmanager
 def while_not_running(store: TaskStore, task_id: str, change: str) -> Iterator[TaskRecord]:
-    """The task, its row held until the block ends; ``Conflict`` if it runs.
-
-    ``FOR NO KEY UPDATE`` conflicts with the claim's ``FOR UPDATE`` but not with the key-share locks
-    of log inserts, so the block may still write the task's log.
-    """
+    """The task, its row locked (``lock_task_row``) until the block ends; ``Conflict`` if it runs."""
     validate_task_id(task_id)
     with store.connection() as conn:
-        row = conn.execute("SELECT * FROM data_pipeline_tasks WHERE id = %s FOR NO KEY UPDATE", (task_id,)).fetchone()
-        if row is None:
-            raise TaskNotFound(f"task not found: {task_id}", task_id=task_id)
-        task = TaskRecord.model_validate(row)
-        if row["status"] == TaskStatus.IN_PROGRESS:
-            raise Conflict(f"task {task_id} is running; {change} when it has finished", current_status=row["status"])
+        task = lock_task_row(conn, task_id)
+        if task.status == TaskStatus.IN_PROGRESS:
+            raise Conflict(f"task {task_id} is running; {change} when it has finished", current_status=task.status)
         yield task
 
 
