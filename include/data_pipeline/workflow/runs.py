@@ -24,7 +24,7 @@ from data_pipeline.tasks.ids import validate_task_id
 from data_pipeline.tasks.parameters import TaskParameters
 from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import TaskRecord, TaskStore
-from data_pipeline.workflow.pipeline import normalise_mode
+from data_pipeline.workflow.preparation import normalise_mode
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ from data_pipeline.files.backup import list_backups
 from data_pipeline.files.deletion import delete_task, delete_tasks
 from data_pipeline.files.task_dir import STATE_DIR, task_path
 from data_pipeline.tasks.store import TaskQuery, TaskRecord
-from data_pipeline.workflow.pipeline import BACKUP_SUMMARY, create_task_from_parameters
+from data_pipeline.workflow.preparation import BACKUP_SUMMARY, create_task_from_parameters
 from data_pipeline.workflow.runs import has_table_list, request_run
 from platform_api.envelope import Envelope, ok
 
