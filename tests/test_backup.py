@@ -171,3 +171,22 @@ def test_restore_copies_back_and_backs_up_current_files(task: Path) -> None:
         restore_backup(task, "../../etc")
     with pytest.raises(NotFound):
         restore_backup(task, "file_bak_20000101_000000")
+
+
+def test_a_file_moved_away_between_listing_and_backup_is_skipped(task: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A concurrent restore or upload can move a listed entry before it is examined (it gave a 500)."""
+    (task / "keep.ddl").write_text("kept")
+    (task / "gone.ddl").write_text("moved away")
+    real_scandir = os.scandir
+
+    def listing_then_concurrent_move(path: object) -> list[os.DirEntry[str]]:
+        entries = list(real_scandir(path))  # type: ignore[arg-type]
+        os.rename(task / "gone.ddl", task.parent / "elsewhere.ddl")  # the other actor acts after the listing
+        return entries
+
+    monkeypatch.setattr(os, "scandir", listing_then_concurrent_move)
+    result = backup_existing_files(task)
+    monkeypatch.undo()
+    assert result.moved_files == ["keep.ddl"]
+    assert (task / result.backup_directory / "keep.ddl").read_text() == "kept"
+    assert (task.parent / "elsewhere.ddl").read_text() == "moved away"

@@ -46,7 +46,10 @@ def _files_to_move(task_dir: Path) -> list[str]:
     for entry in sorted(os.scandir(task_dir), key=lambda e: e.name):
         if entry.name == TABLE_LIST_FILE or entry.name.startswith("."):
             continue
-        mode = entry.stat(follow_symlinks=False).st_mode
+        try:
+            mode = entry.stat(follow_symlinks=False).st_mode
+        except FileNotFoundError:
+            continue  # moved away since the listing (a concurrent restore or upload): nothing to back up
         if stat.S_ISDIR(mode):
             continue  # subdirectories (earlier backups, vector_bak, ...) are never touched
         names.append(entry.name)
