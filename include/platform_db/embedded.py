@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg import sql
 
+from platform_db.extensions import create_extension
 from platform_db.settings import local_dir  # the git-ignored folder of local runtime state
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def ensure_database(name: str, *, extensions: tuple[str, ...] = ("vector",), pgd
     if extensions:
         with psycopg.connect(uri, autocommit=True) as conn:
             for ext in extensions:
-                conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(ext)))
+                create_extension(conn, ext)
     return uri
 
 

@@ -33,6 +33,7 @@ from data_pipeline import config
 from data_pipeline.errors import PipelineError
 from data_pipeline.secrets_mask import mask
 from platform_db import platform_dsn
+from platform_db.extensions import create_extension
 
 VECTOR_DB_ENV = config.Databases.env_name("vector_db_uri")
 COLLECTION_TABLE = "langchain_pg_collection"
@@ -133,7 +134,7 @@ def ensure_schema(conn: psycopg.Connection) -> None:
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK,))
         try:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            create_extension(conn, "vector")
         except psycopg.errors.InsufficientPrivilege:
             raise VectorStoreError("the pgvector extension is not installed in the vector store and this user may "
                                    "not create it; run CREATE EXTENSION vector as a superuser") from None
