@@ -5,6 +5,8 @@ from airflow.plugins_manager import AirflowPlugin
 from data_pipeline_airflow.rest_api import task_api, workflow_api
 from platform_api.envelope import ControlCharacterGuard
 
+TASK_PAGE = "/api/v0/data_pipeline/ui/"  # the task page (data_pipeline.api.routers.ui), embedded by Airflow's UI
+
 
 class DataPipelinePlugin(AirflowPlugin):
     name = "data_pipeline"
@@ -16,6 +18,10 @@ class DataPipelinePlugin(AirflowPlugin):
         {"middleware": ControlCharacterGuard, "args": [], "kwargs": {}, "name": "data_pipeline path guard"},
     ]
     external_views = [
+        {"name": "Training data", "href": TASK_PAGE, "destination": "nav", "url_route": "training-data",
+         "category": None},
+        {"name": "Training data", "href": TASK_PAGE + "?dag_id={DAG_ID}&dag_run_id={RUN_ID}", "destination": "dag_run",
+         "url_route": "training-data-run"},
         {"name": "Task API (OpenAPI)", "href": "/api/v0/data_pipeline/docs", "destination": "nav",
          "category": "docs", "url_route": None},
         {"name": "Workflow API (OpenAPI)", "href": "/api/v1/docs", "destination": "nav", "category": "docs",

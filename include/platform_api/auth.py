@@ -43,6 +43,9 @@ class Access:
     read: Callable[..., Any]
     write: Callable[..., Any]
     credentials: Callable[..., Any] | None = None
+    may_write: Callable[..., Any] | None = None
+    """A dependency answering whether the caller could write, without raising 403 (pages hide what they
+    may not do); without it the task API answers ``False``."""
 
 
 def read_access(_: BearerDep) -> Principal:

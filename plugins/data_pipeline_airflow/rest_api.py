@@ -45,10 +45,13 @@ def _team_of_dag() -> str | None:
     return _team_cache[1]
 
 
+def _allowed(user: Any, method: str, entity: DagAccessEntity | None) -> bool:
+    return bool(get_auth_manager().is_authorized_dag(
+        method=method, access_entity=entity, details=DagDetails(id=DAG_ID, team_name=_team_of_dag()), user=user))
+
+
 def _authorize(user: Any, method: str, entity: DagAccessEntity | None) -> Principal:
-    allowed = get_auth_manager().is_authorized_dag(
-        method=method, access_entity=entity, details=DagDetails(id=DAG_ID, team_name=_team_of_dag()), user=user)
-    if not allowed:
+    if not _allowed(user, method, entity):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"Forbidden: needs {method} access to the {DAG_ID} DAG")
     return Principal(name=str(user.get_name()))
 
@@ -61,6 +64,11 @@ def write_access(user: GetUserDep) -> Principal:
     return _authorize(user, "POST", DagAccessEntity.RUN)
 
 
+def may_write(user: GetUserDep) -> bool:
+    """Whether the caller may run the DAG, without a 403: the task page hides the actions they may not take."""
+    return _allowed(user, "POST", DagAccessEntity.RUN)
+
+
 def credentials(request: Request) -> Credentials:
     """The caller's token from the bearer header, or from the UI session cookie."""
     header = request.headers.get("authorization", "")
@@ -69,7 +77,7 @@ def credentials(request: Request) -> Credentials:
     return Credentials(request.cookies.get(COOKIE_NAME_JWT_TOKEN) or None)
 
 
-AIRFLOW_ACCESS = Access(read=read_access, write=write_access, credentials=credentials)
+AIRFLOW_ACCESS = Access(read=read_access, write=write_access, credentials=credentials, may_write=may_write)
 
 
 def airflow_api_url() -> str:

@@ -52,7 +52,11 @@ def fake_write(token: BearerDep) -> Principal:
     return Principal(name)
 
 
-FAKE_ACCESS = Access(read=fake_read, write=fake_write)
+def fake_may_write(token: BearerDep) -> bool:
+    return _caller(token)[1]
+
+
+FAKE_ACCESS = Access(read=fake_read, write=fake_write, may_write=fake_may_write)
 
 
 @dataclass

@@ -6,9 +6,9 @@ from fastapi import FastAPI
 
 from data_pipeline import __version__
 from data_pipeline.api.body_limits import BodyLimitMiddleware
-from data_pipeline.api.deps import get_credentials, get_launcher, get_store
+from data_pipeline.api.deps import get_credentials, get_launcher, get_store, may_write
 from data_pipeline.api.ports import AccessControl, RunLauncher
-from data_pipeline.api.routers import backups, files, logs, table_list, tasks, vectors
+from data_pipeline.api.routers import backups, connections, files, logs, session, table_list, tasks, ui, vectors
 from data_pipeline.secrets_mask import mask
 from data_pipeline.tasks.store import TaskStore
 from platform_api.auth import bind_access
@@ -32,12 +32,15 @@ def create_app(access: AccessControl, launcher: RunLauncher, *, store: TaskStore
                   docs_url=None, redoc_url=None, openapi_url="/openapi.json")
     install_error_handlers(app, redact=mask)
     app.add_middleware(BodyLimitMiddleware)
-    for module in (tasks, logs, files, table_list, backups, vectors):
+    for module in (tasks, logs, files, table_list, backups, vectors, session, connections, ui):
         app.include_router(module.router, prefix=prefix)
     bind_access(app, access)
     credentials = getattr(access, "credentials", None)
     if credentials is not None:
         app.dependency_overrides[get_credentials] = credentials
+    probe = getattr(access, "may_write", None)
+    if probe is not None:
+        app.dependency_overrides[may_write] = probe
     app.dependency_overrides[get_launcher] = lambda: launcher
     if store is not None:
         app.dependency_overrides[get_store] = lambda: store

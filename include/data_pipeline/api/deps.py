@@ -16,8 +16,9 @@ from data_pipeline.tasks.store import TaskRecord, TaskStore, default_store
 from platform_api.auth import BearerDep, ReaderDep, WriterDep, read_access, write_access
 from platform_api.envelope import error_responses
 
-__all__ = ["ERRORS", "CredentialsDep", "LauncherDep", "ReaderDep", "StoreDep", "TaskIdPath", "WriterDep",
-           "get_credentials", "get_launcher", "get_store", "load_task", "read_access", "write_access"]
+__all__ = ["ERRORS", "CredentialsDep", "LauncherDep", "MayWriteDep", "ReaderDep", "StoreDep", "TaskIdPath",
+           "WriterDep", "get_credentials", "get_launcher", "get_store", "load_task", "may_write", "read_access",
+           "write_access"]
 
 
 def get_credentials(token: BearerDep) -> Credentials:
@@ -30,11 +31,17 @@ def get_launcher() -> RunLauncher:
     raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no run launcher is configured")
 
 
+def may_write() -> bool:
+    """Replaced by the host: whether the caller could change things (a probe that never answers 403)."""
+    return False
+
+
 def get_store() -> TaskStore:
     return default_store()
 
 
 CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
+MayWriteDep = Annotated[bool, Depends(may_write)]
 LauncherDep = Annotated[RunLauncher, Depends(get_launcher)]
 StoreDep = Annotated[TaskStore, Depends(get_store)]
 TaskIdPath = Annotated[str, Path(pattern=TASK_ID_PATTERN, max_length=32,

@@ -94,8 +94,14 @@ def resolve_tables(conn: psycopg.Connection, refs: Sequence[TableRef], *, databa
     return ResolvedTables(tables=unique, warnings=warnings)
 
 
+def all_tables(conn: psycopg.Connection) -> list[TableRef]:
+    """Every table, view and foreign table a table list may name, sorted by schema and name."""
+    rows = conn.execute(_ALL_NAMES_SQL).fetchall()
+    return [TableRef(s, n) for s, n in sorted((str(s), str(n)) for s, n in rows)]
+
+
 def _suggestions(conn: psycopg.Connection, unknown: Sequence[TableRef]) -> dict[str, str]:
-    names = [TableRef(s, n) for s, n in conn.execute(_ALL_NAMES_SQL).fetchall()]
+    names = all_tables(conn)
     by_text = {r.qualified: r for r in names}
     hints: dict[str, str] = {}
     for ref in unknown[:50]:

@@ -22,7 +22,7 @@ class TaskListing(PooledStore):
         if query.status:
             where.append(sql.SQL("status = ANY(%s)"))
             params.append(list(query.status))
-        for column in ("task_type", "created_by", "db_name"):
+        for column in ("task_type", "created_by", "db_name", "dag_run_id"):
             value = getattr(query, column)
             if value is not None:
                 where.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
@@ -47,7 +47,8 @@ class TaskListing(PooledStore):
         if query.sort_by == "id":
             order = sql.SQL(" ORDER BY id {}").format(tiebreak)
         only_status = not any(getattr(query, f) is not None for f in (
-            "task_type", "created_by", "db_name", "search", "created_after", "created_before", "directory_exists"))
+            "task_type", "created_by", "db_name", "dag_run_id", "search", "created_after", "created_before",
+            "directory_exists"))
         with self.connection() as conn:
             rows = conn.execute(
                 sql.SQL("SELECT {} FROM data_pipeline_tasks").format(BRIEF_COLUMNS if brief else TASK_COLUMNS)

@@ -121,6 +121,7 @@ class TaskQuery(BaseModel):
     task_type: str | None = None
     created_by: str | None = None
     db_name: str | None = None
+    dag_run_id: str | None = None
     search: str | None = Field(default=None, max_length=200)
     created_after: datetime | None = None
     created_before: datetime | None = None

@@ -80,10 +80,13 @@ def list_tasks(
     created_by: Annotated[str | None, Query(max_length=256, pattern=NO_NUL,
                                             description="who created the task: a user's name, or manual, "
                                                         "schedule, airflow")] = None,
+    dag_run_id: Annotated[str | None, Query(max_length=250, pattern=NO_NUL,
+                                            description="the task an Airflow DAG run runs")] = None,
 ) -> Any:
     query = TaskQuery.model_validate({
         "status": status.split(",") if status else None, "sort_by": sort_by, "sort_order": sort_order,
         "limit": limit, "offset": offset, "created_by": created_by,
+        "dag_run_id": dag_run_id,
     })
     page = store.list_tasks(query, brief=True)
     return ok({"tasks": [task_json(t, brief=True) for t in page.items], "total": page.total,
