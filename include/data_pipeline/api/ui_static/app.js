@@ -38,6 +38,7 @@ const OPTIONS = [
 
 let me = { user: "", can_run: false };
 let pollTimer = null;
+let sideData = null;  // the last files and backups of the task shown, reused while polling
 
 // ---- helpers ---------------------------------------------------------------------------------------
 
@@ -196,15 +197,18 @@ async function renderRun(dagId, runId) {
 
 // ---- task view -------------------------------------------------------------------------------------
 
-async function renderTask(taskId) {
-  const [task, logs, files, backups, vectors] = await Promise.all([
-    api(`tasks/${encodeURIComponent(taskId)}`),
-    api(`tasks/${encodeURIComponent(taskId)}/logs?limit=300`),
-    api(`tasks/${encodeURIComponent(taskId)}/files`).catch((e) => ({ error: e })),
-    api(`tasks/${encodeURIComponent(taskId)}/backups`).catch((e) => ({ error: e })),
-    api(`tasks/${encodeURIComponent(taskId)}/vector-backups`).catch((e) => ({ error: e })),
-  ]);
+async function renderTask(taskId, polling = false) {
   const id = encodeURIComponent(taskId);
+  const [task, logs] = await Promise.all([api(`tasks/${id}`), api(`tasks/${id}/logs?limit=300`)]);
+  if (!polling || !sideData || sideData.taskId !== taskId) {  // files and backups change little while it runs
+    const [files, backups, vectors] = await Promise.all([
+      api(`tasks/${id}/files`).catch((e) => ({ error: e })),
+      api(`tasks/${id}/backups`).catch((e) => ({ error: e })),
+      api(`tasks/${id}/vector-backups`).catch((e) => ({ error: e })),
+    ]);
+    sideData = { taskId, files, backups, vectors };
+  }
+  const { files, backups, vectors } = sideData;
   const running = task.status === "in_progress";
   const stepNames = task.steps.length ? task.steps.map((s) => s.step_name) : STEPS;
 
@@ -244,6 +248,9 @@ async function renderTask(taskId) {
     logs.logs.map((l) => `${new Date(l.timestamp).toLocaleTimeString()} ${l.log_level.padEnd(7)} ` +
       `${l.step_name ? "[" + l.step_name + "] " : ""}${l.message}\n`).join("") || "No log lines yet.");
 
+  const previous = document.querySelector("[data-testid=log-pane]");
+  const followLog = !previous || previous.scrollTop + previous.clientHeight >= previous.scrollHeight - 4;
+  const keptScroll = previous ? previous.scrollTop : 0;
   setView(
     h("section", { testid: "task-view", "data-task-id": taskId },
       h("p", {}, link({}, "← All tasks", "back-link")),
@@ -254,11 +261,13 @@ async function renderTask(taskId) {
       h("h3", {}, "Files"), filesSection(files, id),
       h("h3", {}, "File backups"), backupsSection(backups, id),
       h("h3", {}, "Vector-table backups"), vectorSection(vectors, id)));
-  logPane.scrollTop = logPane.scrollHeight;
+  logPane.scrollTop = followLog ? logPane.scrollHeight : keptScroll;
 
   stopPolling();
   if (running) {
-    pollTimer = setTimeout(() => renderTask(taskId).catch(showError), POLL_MS);
+    pollTimer = setTimeout(() => renderTask(taskId, true).catch(showError), POLL_MS);
+  } else if (polling) {
+    await renderTask(taskId);  // it just finished: show its new files too
   }
 }
 
