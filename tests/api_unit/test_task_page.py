@@ -113,11 +113,27 @@ def test_task_list_filters_by_dag_run(client: TestClient, task_store: TaskStore)
 
 def test_the_plugin_declares_the_nav_entry_and_the_run_view() -> None:
     pytest.importorskip("airflow")
+    from airflow.api_fastapi.core_api.datamodels.plugins import ExternalViewResponse
     from data_pipeline_plugin import DataPipelinePlugin
+
+    for view in DataPipelinePlugin.external_views:  # what Airflow's plugin listing accepts
+        ExternalViewResponse.model_validate(view)
 
     views = {(v["destination"], v["name"]): v for v in DataPipelinePlugin.external_views}
     nav = views[("nav", "Training data")]
     assert nav["href"] == "/api/v0/data_pipeline/ui/" and nav["url_route"] == "training-data"
     run = views[("dag_run", "Training data")]
     assert run["href"] == "/api/v0/data_pipeline/ui/?dag_id={DAG_ID}&dag_run_id={RUN_ID}" and run["url_route"]
+    assert nav["category"] is None and run["name"] == "Training data"
     assert ("nav", "Task API (OpenAPI)") in views and ("nav", "Workflow API (OpenAPI)") in views
+
+
+def test_a_host_without_a_write_probe_shows_no_actions(task_store: TaskStore, data_dir: Path) -> None:
+    from data_pipeline.api.app import create_app
+    from data_pipeline.api.ports import Access
+
+    from .conftest import FakeLauncher, fake_read, fake_write
+
+    app = create_app(Access(read=fake_read, write=fake_write), FakeLauncher(), store=task_store, prefix=API)
+    with TestClient(app) as bare:
+        assert envelope(bare.get(f"{API}/me", headers=WRITER), 200)["data"]["can_run"] is False
