@@ -103,7 +103,7 @@ function duration(seconds) {
 }
 
 function statusBadge(status, testid) {
-  return h("span", { class: `status status-${status}`, testid }, status.replace("_", " "));
+  return h("span", { class: `status status-${status}`, testid }, status.replaceAll("_", " "));
 }
 
 function link(params, text, testid) {
@@ -137,7 +137,7 @@ async function renderList(params) {
   const keyword = params.get("q") || "";
   const statusSelect = h("select", { id: "filter-status", testid: "filter-status" },
     h("option", { value: "" }, "any status"),
-    STATUSES.map((s) => h("option", { value: s, selected: s === status }, s.replace("_", " "))));
+    STATUSES.map((s) => h("option", { value: s, selected: s === status }, s.replaceAll("_", " "))));
   const text = h("input", { id: "filter-text", type: "search", value: keyword, testid: "filter-text",
     placeholder: "id, name or business context" });
   const go = (nextPage) => {
@@ -423,6 +423,7 @@ async function renderCreate() {
     const file = tableFile.files[0];
     if (!connection.value) { showError("Choose a database."); return; }
     if (!chosen.length && !file) { showError("Pick at least one table, or upload a table-list file."); return; }
+    if (chosen.length && file) { showError("Pick tables or upload a table-list file, not both."); return; }
     const body = { db_conn_id: connection.value, business_context: context.value,
       batch_size: parseInt(batch.value, 10) || 50 };
     if (name.value.trim()) body.task_name = name.value.trim();
@@ -430,7 +431,7 @@ async function renderCreate() {
     for (const [key] of OPTIONS) body[key] = document.getElementById(`option-${key}`).checked;
     try {
       const task = await api("tasks", { method: "POST", json: body });
-      if (file && !chosen.length) {
+      if (file) {
         const form = new FormData();
         form.append("file", file, "table_list.txt");
         try {
