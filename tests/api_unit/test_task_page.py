@@ -15,21 +15,22 @@ from data_pipeline.tasks.store import TaskStore
 from .conftest import API, READER, WRITER, envelope, new_task
 
 PAGE = f"{API}/ui/"
-STATIC_FILES = ("index.html", "app.js", "app.css")
+STATIC_FILES = ("index.html", "app.css", "app.js", "lib.js", "task.js", "create.js")
 
 
 def test_the_page_and_its_assets_are_served_with_their_content_types(client: TestClient) -> None:
     page = client.get(PAGE, headers=READER)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "<title>Training data</title>" in page.text
-    script = client.get(f"{PAGE}app.js", headers=READER)
-    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    for module in ("app.js", "lib.js", "task.js", "create.js"):
+        script = client.get(f"{PAGE}{module}", headers=READER)
+        assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     style = client.get(f"{PAGE}app.css", headers=READER)
     assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
 
 
 def test_the_page_needs_authentication_and_serves_only_its_own_files(client: TestClient) -> None:
-    for url in (PAGE, f"{PAGE}app.js", f"{PAGE}app.css"):
+    for url in (PAGE, *(f"{PAGE}{name}" for name in STATIC_FILES)):
         assert client.get(url).status_code == 401
     for name in ("..%2Fapp.py", "ui.py", "other.html", "%2Fetc%2Fpasswd"):
         assert client.get(f"{PAGE}{name}", headers=READER).status_code == 404
@@ -42,8 +43,11 @@ def test_asset_urls_are_relative_and_no_file_names_another_host() -> None:
     assets = re.findall(r'(?:src|href)="([^"]+)"', index)
     assert {"app.js", "app.css"} <= set(assets)
     assert all(not a.startswith(("/", "http:", "https:", "//")) for a in assets), assets
+    assert {p.name for p in folder.iterdir()} == set(STATIC_FILES)  # every file is served, none forgotten
     for name in STATIC_FILES:
         text = folder.joinpath(name).read_text(encoding="utf-8")
+        imports = re.findall(r'from "([^"]+)"', text)
+        assert all(i.startswith("./") and i[2:] in STATIC_FILES for i in imports), (name, imports)
         assert not re.search(r"https?://", text), name
         assert "//cdn" not in text and "localStorage" not in text, name
 
