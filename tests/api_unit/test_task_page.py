@@ -15,21 +15,22 @@ from data_pipeline.tasks.store import TaskStore
 from .conftest import API, READER, WRITER, envelope, new_task
 
 PAGE = f"{API}/ui/"
-STATIC_FILES = ("index.html", "app.js", "app.css")
+STATIC_FILES = ("index.html", "app.css", "app.js", "lib.js", "task.js", "create.js")
 
 
 def test_the_page_and_its_assets_are_served_with_their_content_types(client: TestClient) -> None:
     page = client.get(PAGE, headers=READER)
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "<title>Training data</title>" in page.text
-    script = client.get(f"{PAGE}app.js", headers=READER)
-    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    for module in ("app.js", "lib.js", "task.js", "create.js"):
+        script = client.get(f"{PAGE}{module}", headers=READER)
+        assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
     style = client.get(f"{PAGE}app.css", headers=READER)
     assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
 
 
 def test_the_page_needs_authentication_and_serves_only_its_own_files(client: TestClient) -> None:
-    for url in (PAGE, f"{PAGE}app.js", f"{PAGE}app.css"):
+    for url in (PAGE, *(f"{PAGE}{name}" for name in STATIC_FILES)):
         assert client.get(url).status_code == 401
     for name in ("..%2Fapp.py", "ui.py", "other.html", "%2Fetc%2Fpasswd"):
         assert client.get(f"{PAGE}{name}", headers=READER).status_code == 404
@@ -42,8 +43,11 @@ def test_asset_urls_are_relative_and_no_file_names_another_host() -> None:
     assets = re.findall(r'(?:src|href)="([^"]+)"', index)
     assert {"app.js", "app.css"} <= set(assets)
     assert all(not a.startswith(("/", "http:", "https:", "//")) for a in assets), assets
+    assert {p.name for p in folder.iterdir()} == set(STATIC_FILES)  # every file is served, none forgotten
     for name in STATIC_FILES:
         text = folder.joinpath(name).read_text(encoding="utf-8")
+        imports = re.findall(r'from "([^"]+)"', text)
+        assert all(i.startswith("./") and i[2:] in STATIC_FILES for i in imports), (name, imports)
         assert not re.search(r"https?://", text), name
         assert "//cdn" not in text and "localStorage" not in text, name
 
@@ -113,11 +117,27 @@ def test_task_list_filters_by_dag_run(client: TestClient, task_store: TaskStore)
 
 def test_the_plugin_declares_the_nav_entry_and_the_run_view() -> None:
     pytest.importorskip("airflow")
+    from airflow.api_fastapi.core_api.datamodels.plugins import ExternalViewResponse
     from data_pipeline_plugin import DataPipelinePlugin
+
+    for view in DataPipelinePlugin.external_views:  # what Airflow's plugin listing accepts
+        ExternalViewResponse.model_validate(view)
 
     views = {(v["destination"], v["name"]): v for v in DataPipelinePlugin.external_views}
     nav = views[("nav", "Training data")]
     assert nav["href"] == "/api/v0/data_pipeline/ui/" and nav["url_route"] == "training-data"
     run = views[("dag_run", "Training data")]
     assert run["href"] == "/api/v0/data_pipeline/ui/?dag_id={DAG_ID}&dag_run_id={RUN_ID}" and run["url_route"]
+    assert nav["category"] is None and run["name"] == "Training data"
     assert ("nav", "Task API (OpenAPI)") in views and ("nav", "Workflow API (OpenAPI)") in views
+
+
+def test_a_host_without_a_write_probe_shows_no_actions(task_store: TaskStore, data_dir: Path) -> None:
+    from data_pipeline.api.app import create_app
+    from data_pipeline.api.ports import Access
+
+    from .conftest import FakeLauncher, fake_read, fake_write
+
+    app = create_app(Access(read=fake_read, write=fake_write), FakeLauncher(), store=task_store, prefix=API)
+    with TestClient(app) as bare:
+        assert envelope(bare.get(f"{API}/me", headers=WRITER), 200)["data"]["can_run"] is False

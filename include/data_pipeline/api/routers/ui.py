@@ -17,8 +17,9 @@ from data_pipeline.api.deps import ReaderDep
 
 STATIC_PACKAGE = "data_pipeline.api"
 STATIC_DIR = "ui_static"
-ASSETS = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
-          "app.css": "text/css; charset=utf-8"}
+JS = "text/javascript; charset=utf-8"
+ASSETS = {"index.html": "text/html; charset=utf-8", "app.css": "text/css; charset=utf-8",
+          "app.js": JS, "lib.js": JS, "task.js": JS, "create.js": JS}
 HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
 
 router = APIRouter(include_in_schema=False)
