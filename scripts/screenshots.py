@@ -65,6 +65,7 @@ def trigger_form(page: Page, base_url: str) -> None:
     dialog = page.get_by_role("dialog")
     dialog.get_by_role("button", name="Task", exact=True).click()
     expect(dialog.get_by_role("region")).to_be_visible()
+    page.wait_for_timeout(1000)  # the section's opening animation
     save(page, "trigger_form")
     dialog.get_by_role("button", name="Close").click()
 

@@ -51,7 +51,8 @@ def _open_section(dialog: Locator, section: str) -> Locator:
     button = dialog.get_by_role("button", name=section, exact=True)
     if button.get_attribute("aria-expanded") != "true":
         button.click()
-    region = dialog.get_by_role("region")
+    expect(button).to_have_attribute("aria-expanded", "true")
+    region = dialog.locator(f'[id="{button.get_attribute("aria-controls")}"]')  # the region the button opens
     expect(region).to_be_visible()
     return region
 
