@@ -82,9 +82,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(f"browser screenshots and failure pages: {ARTIFACTS}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def browser() -> Iterator[Browser]:
-    """One Chromium per session; requested before ``live`` so a missing browser skips before Airflow starts."""
+    """One Chromium per session; autouse, so it is set up before ``live`` and a missing browser skips every
+    test here before an Airflow is started for nothing."""
     reason = chromium.missing_browser()
     if reason is not None:
         pytest.skip(reason)
