@@ -26,6 +26,19 @@ class InvalidTaskId(InvalidInput):
     error_code = "INVALID_TASK_ID"
 
 
+class UnknownTables(InvalidInput):
+    """Listed tables the business database does not have (or names several tables match)."""
+
+    error_code = "UNKNOWN_TABLES"
+
+
+class DatabaseUnreachable(PipelineError):
+    """The business database could not be reached when a request checked it: the caller's to fix, not ours."""
+
+    error_code = "DATABASE_UNREACHABLE"
+    http_status = 422
+
+
 class UnsafePath(InvalidInput):
     error_code = "INVALID_PATH"
 
