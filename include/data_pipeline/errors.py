@@ -33,10 +33,11 @@ class UnknownTables(InvalidInput):
 
 
 class DatabaseUnreachable(PipelineError):
-    """The business database could not be reached when a request checked it: the caller's to fix, not ours."""
+    """The business database could not be reached when a request checked it (424 Failed Dependency: the
+    request depends on that database; the caller's to fix or to retry later, never a 5xx of ours)."""
 
     error_code = "DATABASE_UNREACHABLE"
-    http_status = 422
+    http_status = 424
 
 
 class UnsafePath(InvalidInput):

@@ -29,8 +29,8 @@ def test_unknown_tables_are_refused_at_creation_each_named(client: TestClient, d
     assert not any(data_dir.iterdir())  # no task was created
 
 
-def test_an_unreachable_database_is_a_422_at_creation(client: TestClient, data_dir: Path) -> None:
-    body = create(client, {"db_connection": UNREACHABLE, "table_list": ["bss_company"]}, 422)
+def test_an_unreachable_database_is_a_424_at_creation(client: TestClient, data_dir: Path) -> None:
+    body = create(client, {"db_connection": UNREACHABLE, "table_list": ["bss_company"]}, 424)
     assert body["error_code"] == "DATABASE_UNREACHABLE"
     assert body["message"].startswith("cannot connect to the business database postgresql://demo@127.0.0.1:1/highway")
     assert "s3cr3t-pw" not in str(body) and not any(data_dir.iterdir())
@@ -41,7 +41,7 @@ def test_execute_checks_the_tables_before_claiming(client: TestClient, launcher:
     unreachable = new_task(client)
     envelope(client.post(f"{API}/tasks/{unreachable}/table-list", json={"tables": ["bss_company"]}, headers=WRITER),
              200)
-    body = envelope(client.post(f"{API}/tasks/{unreachable}/execute", headers=WRITER), 422)
+    body = envelope(client.post(f"{API}/tasks/{unreachable}/execute", headers=WRITER), 424)
     assert body["error_code"] == "DATABASE_UNREACHABLE" and "cannot connect to the business database" in body["message"]
     unknown = new_task(client, db_conn_id="highway_demo")
     envelope(client.post(f"{API}/tasks/{unknown}/table-list", json={"tables": ["bss_company", "bss_ghost"]},

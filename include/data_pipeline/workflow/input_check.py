@@ -25,7 +25,7 @@ CHECK_CONNECT_TIMEOUT = 5
 
 def check_tables(db: BusinessDatabase, refs: Sequence[TableRef]) -> ResolvedTables:
     """The listed tables as the database has them; ``UnknownTables`` (400) naming every unknown or
-    ambiguous one, ``DatabaseUnreachable`` (422) with the step's connection message. The policy's
+    ambiguous one, ``DatabaseUnreachable`` (424) with the step's connection message. The policy's
     refusals (``DatabaseNotAllowed``) pass through unchanged."""
     try:
         conn = db.connect(application_name="data_pipeline:table_check", connect_timeout=CHECK_CONNECT_TIMEOUT)

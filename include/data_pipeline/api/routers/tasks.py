@@ -53,7 +53,7 @@ router = APIRouter(tags=["tasks"], responses=ERRORS)
 CHECK_ERRORS = {
     400: "Bad request; UNKNOWN_TABLES: listed tables the business database lacks or matches ambiguously "
          "(each named, with a close match); BUSINESS_CONTEXT missing (missing_params: business_context)",
-    422: "DATABASE_UNREACHABLE: the business database could not be reached to check the table list",
+    424: "DATABASE_UNREACHABLE: the business database could not be reached to check the table list",
 }
 """Answers of the checks made before a task is created or a run is requested (table list, database)."""
 
@@ -69,7 +69,7 @@ def task_json(task: TaskRecord, *, brief: bool = False) -> dict[str, Any]:
 
 
 @router.post("/tasks", status_code=201, response_model=Envelope[TaskOut], summary="Create a task",
-             responses=error_responses(CHECK_ERRORS, 400, 422))
+             responses=error_responses(CHECK_ERRORS, 400, 424))
 def create_task(body: CreateTaskRequest, user: WriterDep, store: StoreDep) -> Any:
     raw = body.model_dump(exclude={"task_name", "task_type", "parameters"}, exclude_none=True)
     task_id = create_task_from_parameters(store, raw, created_by="api", owner=user.name, task_name=body.task_name,
@@ -150,7 +150,7 @@ def _waiting_reason(launcher: RunLauncher, credentials: Credentials, task: TaskR
 
 @router.post("/tasks/{task_id}/execute", status_code=202, response_model=Envelope[RunStarted],
              summary="Run the task (complete workflow or one step) as a data_pipeline DAG run",
-             responses=error_responses(CHECK_ERRORS, 400, 422))
+             responses=error_responses(CHECK_ERRORS, 400, 424))
 def execute_task(task_id: TaskIdPath, user: WriterDep, store: StoreDep, launcher: LauncherDep,
                  credentials: CredentialsDep, body: Annotated[ExecuteRequest | None, Body()] = None) -> Any:
     body = body or ExecuteRequest()
