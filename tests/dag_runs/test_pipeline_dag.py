@@ -62,8 +62,10 @@ def test_complete_then_again_then_one_step(runner: DagRunner) -> None:
     assert third.returncode == 0, third.stdout[-4000:]
     assert sorted(p.name for p in directory.iterdir() if p.name.startswith("file_bak_")) == [backups[0].name]
     steps = {s.step_name: s.status for s in runner.store.get_steps(task_id)}
-    assert steps == {"ddl_generation": "skipped", "qa_generation": "completed", "sql_validation": "skipped",
-                     "training_load": "skipped"}
+    # the steps this run did not select keep the second complete run's state
+    assert steps == {"ddl_generation": "completed", "qa_generation": "completed", "sql_validation": "completed",
+                     "training_load": "completed"}
+    assert runner.store.require_task(task_id).selected_steps == ["qa_generation"]
     assert (directory / "bss_company.ddl").read_bytes() == first_ddl  # other steps' files untouched
     assert len(list((directory / "previous_pairs").glob("qs_*_pair.json"))) == 1
 
