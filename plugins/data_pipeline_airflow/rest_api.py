@@ -188,10 +188,11 @@ def _waiting_in_airflow(airflow: httpx.Client, dag_url: str, run_id: str) -> str
         running = airflow.get(f"{dag_url}/dagRuns", params={"state": "running", "limit": 1})
         limit = dag.json().get("max_active_runs") if dag.status_code == 200 else None
         active = running.json().get("total_entries") if running.status_code == 200 else None
-        behind = (f": the DAG allows {limit} active run(s) at once and {active} are running"
-                  if limit is not None and active is not None else "")
-        return (f"the DAG run {run_id} is queued, waiting for the scheduler to start it{behind}; it starts when "
-                "an earlier run ends (or raise the DAG's max_active_runs)")
+        if limit is not None and active is not None and active >= limit:
+            return (f"the DAG run {run_id} is queued behind max_active_runs: the DAG allows {limit} active run(s) "
+                    f"at once and {active} are running; it starts when an earlier run ends")
+        return (f"the DAG run {run_id} is queued, waiting for the scheduler to start it (is the Airflow scheduler "
+                "running?)")
     if state != "running":
         return None
     working = airflow.get(f"{dag_url}/dagRuns/{run_id}/taskInstances",
