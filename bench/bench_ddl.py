@@ -149,7 +149,8 @@ def run_ours(uri: str, table_list: Path, out: Path, *, attempts: int = 3, env: d
         proc = subprocess.run(
             [sys.executable, "-m", "data_pipeline", "run", "--no-db-tracking", "--execution-mode", "step",
              "--step-name", "ddl_generation", "--db-connection", uri, "--table-list", str(table_list),
-             "--output-dir", str(out)], capture_output=True, text=True, cwd=PROJECT, env=env)
+             "--output-dir", str(out), "--business-context", "高速公路服务区"],
+            capture_output=True, text=True, cwd=PROJECT, env=env)
         elapsed = time.perf_counter() - t0
         if proc.returncode == 0:
             return elapsed

@@ -75,7 +75,8 @@ def run_anchor(server: FakeOpenAI, calls: int, concurrency: int) -> float:
 
 def cli_step(uri: str, step: str, out: Path, table_list: Path | None = None) -> float:
     command = [sys.executable, "-m", "data_pipeline", "run", "--no-db-tracking", "--execution-mode", "step",
-               "--step-name", step, "--db-connection", uri, "--output-dir", str(out)]
+               "--step-name", step, "--db-connection", uri, "--output-dir", str(out),
+               "--business-context", "高速公路服务区"]
     if table_list is not None:
         command += ["--table-list", str(table_list)]
     t0 = time.perf_counter()

@@ -36,7 +36,7 @@ from platform_db import embedded, settings
 def command(uri: str, table_list: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "data_pipeline", "run", "--no-db-tracking", "--execution-mode", "step",
             "--step-name", "ddl_generation", "--db-connection", uri, "--table-list", str(table_list),
-            "--output-dir", str(out)]
+            "--output-dir", str(out), "--business-context", "高速公路服务区"]
 
 
 def records(task_dir: Path) -> dict[str, dict[str, Any]]:

@@ -67,7 +67,8 @@ def flatmap_body(context: Any, body: Any) -> st.SearchStrategy:
         return st.just(body)
     rest = {k: v for k, v in body.items() if k not in ("db_conn_id", "parameters")}
     return st.one_of(st.just(body), postgres_uris.map(lambda uri: {**rest, "db_connection": uri}),
-                     postgres_uris.map(lambda uri: {"db_connection": uri}))  # nothing else to refuse: the URI is
+                     # nothing else to refuse: the URI is
+                     postgres_uris.map(lambda uri: {"db_connection": uri, "business_context": "服务区"}))
 
 
 def _carries_uri(case: Any) -> bool:

@@ -58,7 +58,8 @@ def scratch_db() -> Iterator[str]:
 
 
 def create(client: Any, body: dict[str, Any], status: int) -> dict[str, Any]:
-    return envelope(client.post(f"{API}/tasks", json={"task_name": "policy", **body}, headers=WRITER), status)
+    body = {"task_name": "policy", "business_context": "高速公路服务区", **body}
+    return envelope(client.post(f"{API}/tasks", json=body, headers=WRITER), status)
 
 
 def socket_uri(uri: str, **changes: str) -> str:

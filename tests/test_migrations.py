@@ -29,7 +29,7 @@ def snapshot(uri: str) -> list[tuple[str, str]]:
 
 
 def test_migrations_twice_change_nothing(fresh_db_uri: str) -> None:
-    assert migrations.migrate(fresh_db_uri) == [1, 2, 3, 4, 5, 6, 7]
+    assert migrations.migrate(fresh_db_uri) == [1, 2, 3, 4, 5, 6, 7, 8]
     first = snapshot(fresh_db_uri)
     assert migrations.migrate(fresh_db_uri) == []
     assert snapshot(fresh_db_uri) == first
@@ -44,7 +44,7 @@ def test_concurrent_migrators_do_not_collide(fresh_db_uri: str) -> None:
 
     with ThreadPoolExecutor(6) as pool:
         results = list(pool.map(lambda _: migrations.migrate(fresh_db_uri), range(6)))
-    assert sorted(map(tuple, results)) == [(), (), (), (), (), (1, 2, 3, 4, 5, 6, 7)]
+    assert sorted(map(tuple, results)) == [(), (), (), (), (), (1, 2, 3, 4, 5, 6, 7, 8)]
 
 
 OLD_SCRIPT = """
@@ -95,7 +95,7 @@ def test_old_database_without_deletion_columns_is_upgraded(fresh_db_uri: str) ->
     with psycopg.connect(fresh_db_uri) as conn:
         conn.execute(OLD_SCRIPT)
     applied = migrations.migrate(fresh_db_uri)
-    assert applied == [1, 2, 3, 4, 5, 6, 7]
+    assert applied == [1, 2, 3, 4, 5, 6, 7, 8]
     with psycopg.connect(fresh_db_uri) as conn:
         rows = conn.execute(
             "SELECT id, status, directory_exists, updated_at, created_at::date::text "

@@ -29,7 +29,8 @@ def store(demo_store: TaskStore, fresh_db_uri: str, monkeypatch: pytest.MonkeyPa
 
 
 def make_task(store: TaskStore) -> str:
-    return create_task_from_parameters(store, {"db_conn_id": "highway_demo", "table_list": ["bss_company"]},
+    return create_task_from_parameters(store, {"db_conn_id": "highway_demo", "table_list": ["bss_company"],
+                                               "business_context": "高速公路服务区"},
                                        created_by="api")
 
 

@@ -10,7 +10,7 @@ import pytest
 from data_pipeline.errors import InvalidInput
 from data_pipeline.workflow.schedules import load_schedules
 
-GOOD = {"db_conn_id": "highway", "tables": ["bss_company"]}
+GOOD = {"db_conn_id": "highway", "tables": ["bss_company"], "business_context": "highway service areas"}
 
 
 def write(tmp_path: Path, content: object) -> Path:

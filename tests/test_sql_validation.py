@@ -364,7 +364,7 @@ def test_resume_after_kill_revalidates_only_unfinished_pairs(tmp_path: Path, dem
     lock = _locking(demo_uri, "bss_charging_day_data")
     cmd = [sys.executable, "-m", "data_pipeline", "run", "--no-db-tracking", "--output-dir", str(task),
            "--execution-mode", "step", "--step-name", "sql_validation", "--db-connection", demo_uri,
-           "--disable-llm-repair", "--no-modify-file"]
+           "--disable-llm-repair", "--no-modify-file", "--business-context", "高速公路服务区"]
     child = subprocess.Popen(cmd, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT / "include")})
     try:

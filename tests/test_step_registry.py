@@ -141,7 +141,7 @@ def test_an_extra_step_runs_and_logs_under_its_name(extra_step: StepSpec, tmp_pa
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
     code = main(["run", "--no-db-tracking", "--output-dir", str(out), "--execution-mode", "step",
-                 "--step-name", "row_count_check"])
+                 "--step-name", "row_count_check", "--business-context", "demo"])
     result = json.loads(capsys.readouterr().out)
     assert code == 0, result
     assert result["steps"]["row_count_check"]["status"] == "completed"

@@ -34,7 +34,8 @@ def run_batched(store: TaskStore, task_id: str, step: str, run_id: str) -> None:
 def test_a_step_run_after_a_complete_run_validates_afresh_and_writes_a_new_report(
         store: TaskStore, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     task_id = create_task_from_parameters(store, {"db_conn_id": "highway_demo", "table_list": ["bss_company",
-                                                  "bss_service_area"], "enable_training_data_load": False},
+                                                  "bss_service_area"], "enable_training_data_load": False,
+                                                  "business_context": "高速公路服务区"},
                                           created_by="api")
     prepare_for_run({"task_id": task_id}, dag_id="data_pipeline", dag_run_id="manual__complete", store=store)
     backup_before_run(task_id, store=store)
@@ -63,8 +64,8 @@ def test_a_step_run_after_a_complete_run_validates_afresh_and_writes_a_new_repor
 
 
 def test_progress_and_current_step_belong_to_the_current_run(store: TaskStore) -> None:
-    task_id = create_task_from_parameters(store, {"db_conn_id": "highway_demo", "table_list": ["bss_company"]},
-                                          created_by="api")
+    task_id = create_task_from_parameters(store, {"db_conn_id": "highway_demo", "table_list": ["bss_company"],
+                                                  "business_context": "高速公路服务区"}, created_by="api")
     store.init_steps(task_id, ["sql_validation"])
     store.update_step(task_id, "sql_validation", status="completed")
     store.update_task(task_id, status="completed", current_step="sql_validation")

@@ -50,7 +50,8 @@ def run_tracked(store: TaskStore, uri: str, pairs: list[dict[str, str]],
                 during: Any = None) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """A tracked task running step 3 (as the CLI/DAG do); ``during(task_dir)`` runs while it validates."""
     task_id = create_task_from_parameters(store, {"db_connection": uri, "enable_llm_repair": False,
-                                                  "modify_original_file": False}, created_by="manual")
+                                                  "modify_original_file": False, "business_context": "高速公路服务区"},
+                                          created_by="manual")
     prepared = prepare_task(task_id, execution_mode="step", step_name="sql_validation", store=store)
     task_dir = Path(prepared.task_dir)
     (task_dir / PAIR_NAME).write_text(json.dumps(pairs, ensure_ascii=False), encoding="utf-8")

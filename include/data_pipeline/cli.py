@@ -39,7 +39,9 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     db.add_argument("--db-conn-id", help="Airflow connection id of the business database")
     needing = " or ".join(s.name for s in registry.all_steps() if s.needs_table_list)
     parser.add_argument("--table-list", type=Path, help=f"table list file (needed when {needing} runs)")
-    parser.add_argument("--business-context", default="", help="what the business is about (used in prompts)")
+    parser.add_argument("--business-context", default="",
+                        help="what the business is about (used in prompts); required unless --task-id names an "
+                             "existing task")
     parser.add_argument("--output-dir", type=Path, help="data directory (or the output folder with --no-db-tracking)")
     parser.add_argument("--task-id", help="existing task id; without it a manual_... task is created")
     parser.add_argument("--execution-mode", choices=["complete", "step", "single"], default="complete")

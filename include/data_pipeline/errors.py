@@ -26,6 +26,20 @@ class InvalidTaskId(InvalidInput):
     error_code = "INVALID_TASK_ID"
 
 
+class UnknownTables(InvalidInput):
+    """Listed tables the business database does not have (or names several tables match)."""
+
+    error_code = "UNKNOWN_TABLES"
+
+
+class DatabaseUnreachable(PipelineError):
+    """The business database could not be reached when a request checked it (424 Failed Dependency: the
+    request depends on that database; the caller's to fix or to retry later, never a 5xx of ours)."""
+
+    error_code = "DATABASE_UNREACHABLE"
+    http_status = 424
+
+
 class UnsafePath(InvalidInput):
     error_code = "INVALID_PATH"
 

@@ -83,8 +83,9 @@ def pipeline_params(defaults: dict[str, Any] | None = None) -> dict[str, Param]:
                             description="Tables to process, one per line: table or schema.table."),
         "business_context": Param(d["business_context"], type=["null", "string"], maxLength=4000,
                                   title="Business context", section=db_section,
-                                  description="What the business is about, in a sentence or two; the prompts "
-                                              "use it for comments, themes and questions."),
+                                  description="Required for a new task (empty Task id): what the business is "
+                                              "about, in a sentence or two; the prompts use it for comments, "
+                                              "themes and questions."),
         "enable_sql_validation": Param(d["enable_sql_validation"], type="boolean", title="Validate SQL",
                                        section=opt_section,
                                        description="Check every generated SQL with EXPLAIN on the business "

@@ -167,6 +167,63 @@ class AirflowRunLauncher:
                 return "finishing"
         return state
 
+    def waiting_reason(self, credentials: Credentials, task: TaskRecord) -> str | None:
+        if not task.dag_run_id or task.status != TaskStatus.IN_PROGRESS:
+            return None
+        dag_id = task.dag_id or self.dag_id
+        try:
+            if dag_is_paused(dag_id):
+                return (f"the {dag_id} DAG is paused, so its run {task.dag_run_id} waits: unpause it (the toggle on "
+                        f"the DAG's page, or `airflow dags unpause {dag_id}`)")
+            with httpx.Client(headers=credentials.headers(), timeout=WAITING_LOOKUP_TIMEOUT) as airflow:
+                return _waiting_in_airflow(airflow, f"{self.api}/api/v2/dags/{dag_id}", task.dag_run_id)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):  # Airflow cannot tell: no reason given
+            return None
+
+
+WAITING_LOOKUP_TIMEOUT = 3.0
+"""Seconds each lookup behind a task detail's ``waiting_reason`` may take."""
+
+
+def _waiting_in_airflow(airflow: httpx.Client, dag_url: str, run_id: str) -> str | None:
+    """Why run ``run_id`` does not work, from Airflow's REST API; None when it works or Airflow cannot tell."""
+    run = airflow.get(f"{dag_url}/dagRuns/{run_id}")
+    if run.status_code != 200:
+        return None
+    state = run.json().get("state")
+    if state == "queued":
+        dag = airflow.get(dag_url)
+        running = airflow.get(f"{dag_url}/dagRuns", params={"state": "running", "limit": 1})
+        limit = dag.json().get("max_active_runs") if dag.status_code == 200 else None
+        active = running.json().get("total_entries") if running.status_code == 200 else None
+        if limit is not None and active is not None and active >= limit:
+            return (f"the DAG run {run_id} is queued behind max_active_runs: the DAG allows {limit} active run(s) "
+                    f"at once and {active} are running; it starts when an earlier run ends")
+        return (f"the DAG run {run_id} is queued, waiting for the scheduler to start it (is the Airflow scheduler "
+                "running?)")
+    if state != "running":
+        return None
+    working = airflow.get(f"{dag_url}/dagRuns/{run_id}/taskInstances",
+                          params=[("state", s) for s in ("running", "deferred", "restarting")] + [("limit", "1")])
+    if working.status_code != 200 or working.json().get("total_entries", 1) > 0:
+        return None
+    waiting = airflow.get(f"{dag_url}/dagRuns/{run_id}/taskInstances",
+                          params=[("state", "queued"), ("state", "scheduled"), ("limit", "5")])
+    if waiting.status_code != 200:
+        return None
+    instances = waiting.json().get("task_instances") or []
+    queued = [t for t in instances if t.get("state") == "queued"]
+    if queued:
+        first = queued[0]
+        return (f"task {first.get('task_id')} of run {run_id} is queued, waiting for a free worker slot of the "
+                f"executor (pool {first.get('pool') or 'default_pool'}); it starts when a running task ends")
+    if instances:
+        first = instances[0]
+        return (f"task {first.get('task_id')} of run {run_id} is scheduled, waiting for a slot in pool "
+                f"{first.get('pool') or 'default_pool'} or under the DAG's max_active_tasks; it starts when "
+                "a running task ends")
+    return None
+
 
 def task_api() -> FastAPI:
     return create_app(AIRFLOW_ACCESS, AirflowRunLauncher())

@@ -72,6 +72,7 @@ def test_create_upload_execute_poll_files_download_delete(live: LiveAirflow, adm
 
 def test_twenty_concurrent_executes_start_exactly_one_run(live: LiveAirflow, admin: httpx.Client) -> None:
     task_id = envelope(admin.post(f"{API}/tasks", json={"db_conn_id": "highway_demo", "table_list": ["bss_company"],
+                                                        "business_context": "高速公路服务区",
                                                         "enable_sql_validation": False,
                                                         "enable_training_data_load": False}), 201)["data"]["task_id"]
 
@@ -89,7 +90,8 @@ def test_twenty_concurrent_executes_start_exactly_one_run(live: LiveAirflow, adm
 
 def test_a_paused_dag_answers_409_and_leaves_the_task_runnable(live: LiveAirflow, admin: httpx.Client) -> None:
     """Airflow with default settings pauses new DAGs; a run triggered then would wait, and the task with it."""
-    task_id = envelope(admin.post(f"{API}/tasks", json={"db_conn_id": "highway_demo", "table_list": ["bss_company"]}),
+    task_id = envelope(admin.post(f"{API}/tasks", json={"db_conn_id": "highway_demo", "table_list": ["bss_company"],
+                                                        "business_context": "高速公路服务区"}),
                        201)["data"]["task_id"]
     assert admin.patch("/api/v2/dags/data_pipeline", json={"is_paused": True}).status_code == 200
     try:

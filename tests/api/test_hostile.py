@@ -34,6 +34,7 @@ def arena(live: LiveAirflow) -> dict:
     (outside / "table_list.txt").write_text("stolen\n")
     with live.client("admin") as client:
         task_id = envelope(client.post(f"{API}/tasks", json={"db_conn_id": "highway_demo",
+                                                             "business_context": "高速公路服务区",
                                                              "table_list": ["bss_company"]}), 201)["data"]["task_id"]
     task_dir = live.data_dir / task_id
     (task_dir / "sub").mkdir()

@@ -67,6 +67,9 @@ class FakeLauncher:
     triggered: list[tuple[str | None, str, str, str | None]] = field(default_factory=list)
     states: dict[str, str | None] = field(default_factory=dict)
     fail_with: Exception | None = None
+    waiting: dict[str, str] = field(default_factory=dict)
+    """Why a task's run waits, as the host would say (by task id)."""
+    asked_why: list[str] = field(default_factory=list)
 
     def trigger(self, credentials: Credentials, task_id: str, execution_mode: str, step_name: str | None) -> str:
         if self.fail_with is not None:
@@ -77,6 +80,10 @@ class FakeLauncher:
 
     def run_state(self, credentials: Credentials, task: TaskRecord) -> str | None:
         return self.states.get(task.id)
+
+    def waiting_reason(self, credentials: Credentials, task: TaskRecord) -> str | None:
+        self.asked_why.append(task.id)
+        return self.waiting.get(task.id)
 
 
 @pytest.fixture(scope="session")
@@ -92,6 +99,13 @@ def workflow_db(platform_db_uri: str) -> Database:
     db = Database(platform_db_uri)
     db.ensure_schema()
     return db
+
+
+@pytest.fixture(autouse=True)
+def business_db(demo_business_uri: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Connection ``highway_demo``: the demo business database, where listed tables are checked."""
+    monkeypatch.setenv("AIRFLOW_CONN_HIGHWAY_DEMO", demo_business_uri)
+    return demo_business_uri
 
 
 @pytest.fixture
@@ -137,5 +151,11 @@ def envelope(response: httpx.Response, status: int) -> dict[str, Any]:
 
 
 def new_task(client: TestClient, **extra: Any) -> str:
-    body = {"task_name": "unit", "db_connection": "postgresql://demo:s3cr3t-pw@127.0.0.1:1/highway", **extra}
+    """A task on a database that is never reached; with a table list, on the demo database (where it is checked)."""
+    database: dict[str, str] = {"db_connection": "postgresql://demo:s3cr3t-pw@127.0.0.1:1/highway"}
+    if "table_list" in extra:
+        database = {"db_conn_id": "highway_demo"}
+    if "db_connection" in extra or "db_conn_id" in extra:
+        database = {}
+    body = {"task_name": "unit", "business_context": "highway service areas", **database, **extra}
     return envelope(client.post(f"{API}/tasks", json=body, headers=WRITER), 201)["data"]["task_id"]

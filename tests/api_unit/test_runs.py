@@ -19,8 +19,8 @@ from .conftest import FakeLauncher
 @pytest.fixture
 def task_id(task_store: TaskStore, data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("DATA_PIPELINE_MAX_CONCURRENT_TASKS", "1000")
-    return create_task_from_parameters(task_store, {"db_connection": "postgresql://u@127.0.0.1:1/highway",
-                                                    "table_list": ["bss_company"]}, created_by="api")
+    return create_task_from_parameters(task_store, {"db_conn_id": "highway_demo", "table_list": ["bss_company"],
+                                                    "business_context": "highway service areas"}, created_by="api")
 
 
 def test_a_claim_waits_for_a_change_in_progress(task_store: TaskStore, task_id: str) -> None:

@@ -62,8 +62,10 @@ def test_complete_then_again_then_one_step(runner: DagRunner) -> None:
     assert third.returncode == 0, third.stdout[-4000:]
     assert sorted(p.name for p in directory.iterdir() if p.name.startswith("file_bak_")) == [backups[0].name]
     steps = {s.step_name: s.status for s in runner.store.get_steps(task_id)}
-    assert steps == {"ddl_generation": "skipped", "qa_generation": "completed", "sql_validation": "skipped",
-                     "training_load": "skipped"}
+    # the steps this run did not select keep the second complete run's state
+    assert steps == {"ddl_generation": "completed", "qa_generation": "completed", "sql_validation": "completed",
+                     "training_load": "completed"}
+    assert runner.store.require_task(task_id).selected_steps == ["qa_generation"]
     assert (directory / "bss_company.ddl").read_bytes() == first_ddl  # other steps' files untouched
     assert len(list((directory / "previous_pairs").glob("qs_*_pair.json"))) == 1
 
@@ -80,7 +82,8 @@ def test_no_secret_in_run_conf_xcom_rendered_fields_or_logs(runner: DagRunner,
     # A task whose business database is a URI with a password (the demo server ignores it: trust auth).
     secret = "Sup3r-Secret-Pa55"
     demo = runner.airflow.env["AIRFLOW_CONN_HIGHWAY_DEMO"].replace("postgres:@", f"postgres:{secret}@")
-    task_id = create_task_from_parameters(runner.store, {"db_connection": demo, "table_list": DEMO_TABLES[:3]},
+    task_id = create_task_from_parameters(runner.store, {"db_connection": demo, "table_list": DEMO_TABLES[:3],
+                                                         "business_context": "高速公路服务区"},
                                           created_by="api")
     run = runner.dags_test("data_pipeline", {"task_id": task_id, "execution_mode": "complete"})
     assert run.returncode == 0, run.stdout[-3000:]
@@ -111,6 +114,7 @@ def test_killed_step_retried_resumes_without_redoing_finished_tables(runner: Dag
         fake.responder = lambda request: Reply(content={"table_comment": "表", "columns": {}}, delay=0.8)
         env = runner.env(DATA_PIPELINE_LLM_BASE_URL=fake.base_url, DATA_PIPELINE_LLM_MODEL="fake")
         conf = {"db_conn_id": "highway_demo", "table_list": DEMO_TABLES, "execution_mode": "step",
+                "business_context": "高速公路服务区",
                 "step_name": "ddl_generation"}
         cmd = [runner.airflow.bin, "dags", "test", "data_pipeline", "-c", json.dumps(conf)]
         before_ids = {t.id for t in runner.store.list_tasks().items}

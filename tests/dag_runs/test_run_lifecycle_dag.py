@@ -21,6 +21,7 @@ def test_final_failure_of_a_step_fails_the_task_within_seconds(runner: DagRunner
         monkeypatch.setenv(name, runner.airflow.env[name])
     # max_retries 10: the table stays retryable through all of Airflow's tries, so every try fails.
     task_id = create_task_from_parameters(runner.store, {"db_conn_id": "highway_demo", "table_list": ["bss_company"],
+                                                         "business_context": "高速公路服务区",
                                                          "max_retries": 10}, created_by="api")
     (runner.data_dir / task_id / "bss_company.ddl").mkdir()  # the step cannot write its output: a hard failure
     conf = {"task_id": task_id, "execution_mode": "step", "step_name": "ddl_generation"}

@@ -41,6 +41,7 @@ class TaskOut(BaseModel):
     directory_exists: bool = True
     dag_run_id: str | None = None
     dag_id: str | None = None
+    selected_steps: list[str] | None = None
     duration_seconds: float | None = None
 
 
@@ -48,6 +49,9 @@ class TaskDetail(TaskOut):
     steps: list[StepRecord]
     backup: dict[str, Any] | None = None
     table_list_present: bool
+    waiting_reason: str | None = None
+    """Set while the task is in progress but its run does not work: why (a paused DAG, a queued run, a task
+    waiting for a worker or pool slot) and what to do."""
 
 
 class TaskList(BaseModel):

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from data_pipeline.tasks.parameters import StepName, StepNumber, TaskOptions
 from data_pipeline.tasks.status import TaskStatus
 
+TEXT_NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"  # something besides spaces, and no NUL (the document's rule)
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refused as invalid input, not failed on as 500
 
 
@@ -39,12 +40,32 @@ class CreateTaskRequest(TaskOptions):
                                    description="Airflow connection id instead of a URI")
     table_list: list[str] | None = Field(default=None, max_length=1000,
                                          description="tables (table or schema.table); or upload table_list.txt later")
-    business_context: str = Field(default="", max_length=4000, pattern=NO_NUL)
+    business_context: str = Field(max_length=4000, pattern=NO_NUL, json_schema_extra={"pattern": TEXT_NOT_BLANK},
+                                  description="required: what the business is about, in a sentence or two "
+                                              "(the prompts use it)")
     parameters: dict[str, Any] | None = Field(default=None, description="nested form of the same fields")
 
     @model_validator(mode="before")
     @classmethod
     def _flatten(cls, data: Any) -> Any:
+        data = cls._merged(data)
+        if isinstance(data, dict):  # before the fields: named even when another field is missing too
+            if not data.get("db_connection") and not data.get("db_conn_id"):
+                raise ValueError("give db_connection (a postgresql:// URI) or db_conn_id (an Airflow connection)")
+            if data.get("db_connection") and data.get("db_conn_id"):
+                raise ValueError("give either db_connection or db_conn_id, not both")
+        return data
+
+    @field_validator("business_context")
+    @classmethod
+    def _context_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("business_context is required for a new task: describe in a sentence or two what the "
+                             "business is about")
+        return value
+
+    @staticmethod
+    def _merged(data: Any) -> Any:
         if isinstance(data, dict) and isinstance(data.get("parameters"), dict):
             nested = dict(data["parameters"])
             refused = [(name, why) for name, why in SEED_FIELDS_REFUSED.items() if name in nested]
@@ -55,14 +76,6 @@ class CreateTaskRequest(TaskOptions):
                 merged.setdefault(key, value)
             return merged
         return data
-
-    @model_validator(mode="after")
-    def _one_database(self) -> CreateTaskRequest:
-        if not self.db_connection and not self.db_conn_id:
-            raise ValueError("give db_connection (a postgresql:// URI) or db_conn_id (an Airflow connection)")
-        if self.db_connection and self.db_conn_id:
-            raise ValueError("give either db_connection or db_conn_id, not both")
-        return self
 
 
 class ExecuteRequest(BaseModel):

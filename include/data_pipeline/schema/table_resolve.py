@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from data_pipeline.errors import NotFound
+from data_pipeline.errors import UnknownTables
 from data_pipeline.files.table_list import TableRef
 
 
@@ -44,7 +44,7 @@ WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog',
 
 
 def resolve_tables(conn: psycopg.Connection, refs: Sequence[TableRef], *, database: str = "") -> ResolvedTables:
-    """Map listed names onto existing tables; raise ``NotFound`` naming EVERY unknown table at once.
+    """Map listed names onto existing tables; raise ``UnknownTables`` naming EVERY unknown table at once.
 
     An exact match wins. A name that matches only case-insensitively (``orders`` for a table created
     as ``"Orders"``) is taken, with a warning, when exactly one table matches.
@@ -81,7 +81,7 @@ def resolve_tables(conn: psycopg.Connection, refs: Sequence[TableRef], *, databa
         if ambiguous:
             parts.append("ambiguous names: " + "; ".join(ambiguous))
         where = f" in the business database {database}" if database else ""
-        raise NotFound("table list check failed" + where + ": " + "; ".join(parts) + ". Nothing was generated.",
+        raise UnknownTables("table list check failed" + where + ": " + "; ".join(parts) + ". Nothing was generated.",
                        unknown_tables=unknown, ambiguous_tables=ambiguous)
     seen: dict[TableRef, int] = {}
     unique: list[TableRef] = []

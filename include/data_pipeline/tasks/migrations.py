@@ -273,6 +273,12 @@ BEGIN
 END $$;
 """
 
+_V8_SELECTED_STEPS = """
+-- The steps the latest run selected: the others keep the status, times and result of the run that last
+-- ran them, and progress counts the selected steps only. NULL (older rows): the non-skipped steps.
+ALTER TABLE data_pipeline_tasks ADD COLUMN IF NOT EXISTS selected_steps JSONB;
+"""
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "original task tables", _V1_ORIGINAL),
     Migration(2, "deletion columns, steps, secrets, timestamptz, constraints, indexes", _V2_UPGRADE),
@@ -281,6 +287,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(5, "listing: exact sort indexes and per-status counters", _V5_LIST_SPEED),
     Migration(6, "tombstones: ids of deleted tasks are never issued again", _V6_TOMBSTONES),
     Migration(7, "created_by holds the creating user's name", _V7_OWNER),
+    Migration(8, "the steps the latest run selected", _V8_SELECTED_STEPS),
 )
 
 

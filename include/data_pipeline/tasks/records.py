@@ -21,17 +21,17 @@ UPDATABLE_COLUMNS = frozenset({
     "step_status", "started_at", "completed_at", "output_directory", "db_name", "business_context",
     "directory_exists", "dag_run_id", "dag_id", "parameters",
 })
-JSON_COLUMNS = frozenset({"result", "step_status", "parameters"})
+JSON_COLUMNS = frozenset({"result", "step_status", "parameters", "selected_steps"})
 
 BRIEF_COLUMNS = sql.SQL(
     "id, task_name, task_type, status, error_message, error_step, progress, current_step, step_status, created_at, "
     "started_at, completed_at, updated_at, created_by, output_directory, db_name, business_context, "
-    "directory_exists, dag_run_id, dag_id"
+    "directory_exists, dag_run_id, dag_id, selected_steps"
 )
 TASK_COLUMNS = sql.SQL(
     "id, task_name, task_type, status, parameters, result, error_message, error_step, progress, current_step, "
     "step_status, created_at, started_at, completed_at, updated_at, created_by, output_directory, db_name, "
-    "business_context, directory_exists, dag_run_id, dag_id"
+    "business_context, directory_exists, dag_run_id, dag_id, selected_steps"
 )
 
 
@@ -65,6 +65,8 @@ class TaskRecord(BaseModel):
     directory_exists: bool = True
     dag_run_id: str | None = None
     dag_id: str | None = None
+    selected_steps: list[str] | None = None
+    """The steps the latest run selected (None before a first run); the other steps keep their last state."""
 
     @property
     def duration_seconds(self) -> float | None:
@@ -88,6 +90,8 @@ class StepRecord(BaseModel):
     progress_done: int = 0
     progress_total: int = 0
     updated_at: datetime | None = None
+    selected: bool = False
+    """Whether the task's latest run selected this step; an unselected step shows its last run's state."""
 
 
 class LogRecord(BaseModel):

@@ -18,19 +18,30 @@ from data_pipeline.tasks.status import StepStatus
 
 class StepStore(PooledStore):
     def init_steps(self, task_id: str, selected: Iterable[str]) -> None:
-        """Reset the step rows of a new execution: selected steps pending, the others skipped."""
-        chosen = set(selected)
+        """Start a new execution's steps: the selected ones reset to pending, the selection recorded.
+
+        A step the run does not select keeps the status, times and result of the run that last ran it;
+        one that never ran, or was left pending or running by an earlier run, shows ``skipped``.
+        """
+        chosen = [step for step in STEPS if step in set(selected)]
         with self.connection() as conn:
             for step in STEPS:
-                status = StepStatus.PENDING if step in chosen else StepStatus.SKIPPED
-                conn.execute(
-                    "INSERT INTO data_pipeline_task_steps (task_id, step_name, status) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (task_id, step_name) DO UPDATE SET status = EXCLUDED.status, started_at = NULL, "
-                    "completed_at = NULL, duration_seconds = NULL, error_message = NULL, progress_done = 0, "
-                    "progress_total = 0, result = CASE WHEN EXCLUDED.status = 'skipped' "
-                    "THEN data_pipeline_task_steps.result ELSE NULL END, updated_at = now()",
-                    (task_id, step, status),
-                )
+                if step in chosen:
+                    conn.execute(
+                        "INSERT INTO data_pipeline_task_steps (task_id, step_name, status) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (task_id, step_name) DO UPDATE SET status = EXCLUDED.status, started_at = NULL, "
+                        "completed_at = NULL, duration_seconds = NULL, error_message = NULL, progress_done = 0, "
+                        "progress_total = 0, result = NULL, updated_at = now()",
+                        (task_id, step, StepStatus.PENDING),
+                    )
+                else:
+                    conn.execute(
+                        "INSERT INTO data_pipeline_task_steps (task_id, step_name, status) VALUES (%s, %s, %s) "
+                        "ON CONFLICT (task_id, step_name) DO UPDATE SET status = EXCLUDED.status, updated_at = now() "
+                        "WHERE data_pipeline_task_steps.status IN (%s, %s)",
+                        (task_id, step, StepStatus.SKIPPED, StepStatus.PENDING, StepStatus.RUNNING),
+                    )
+            conn.execute("UPDATE data_pipeline_tasks SET selected_steps = %s WHERE id = %s", (Jsonb(chosen), task_id))
             sync_task_steps(conn, task_id)
 
     def update_step(
@@ -89,23 +100,32 @@ class StepStore(PooledStore):
     def get_steps(self, task_id: str) -> list[StepRecord]:
         with self.connection() as conn:
             rows = conn.execute(
-                "SELECT step_name, status, started_at, completed_at, duration_seconds::float AS duration_seconds, "
-                "error_message, execution_id, dag_run_id, try_number, result, progress_done, progress_total, "
-                "updated_at FROM data_pipeline_task_steps WHERE task_id = %s",
+                "SELECT step_name, s.status, s.started_at, s.completed_at, "
+                "s.duration_seconds::float AS duration_seconds, s.error_message, execution_id, s.dag_run_id, "
+                "try_number, s.result, progress_done, progress_total, s.updated_at, "
+                "(t.selected_steps IS NULL AND s.status <> 'skipped' OR t.selected_steps ? s.step_name) "
+                "AS selected FROM data_pipeline_task_steps s JOIN data_pipeline_tasks t ON t.id = s.task_id "
+                "WHERE s.task_id = %s",
                 (task_id,),
             ).fetchall()
         by_name = {r["step_name"]: StepRecord.model_validate(r) for r in rows}
         return [by_name.get(step) or StepRecord(step_name=step, status=StepStatus.PENDING) for step in STEPS]
 
+    def selected_steps(self, task_id: str) -> list[str]:
+        """The steps the task's latest run selected, in order."""
+        return [s.step_name for s in self.get_steps(task_id) if s.selected]
+
 
 def sync_task_steps(conn: psycopg.Connection[Any], task_id: str, current_step: str | None = None) -> None:
-    """Derive the task's ``step_status`` and overall ``progress`` from its step rows."""
+    """Derive the task's ``step_status`` and this run's ``progress`` (its selected steps only) from the step rows."""
     rows = conn.execute(
-        "SELECT step_name, status, progress_done, progress_total FROM data_pipeline_task_steps WHERE task_id = %s",
+        "SELECT step_name, s.status, progress_done, progress_total, "
+        "(t.selected_steps IS NULL AND s.status <> 'skipped' OR t.selected_steps ? s.step_name) AS selected "
+        "FROM data_pipeline_task_steps s JOIN data_pipeline_tasks t ON t.id = s.task_id WHERE s.task_id = %s",
         (task_id,),
     ).fetchall()
     status_map = {r["step_name"]: r["status"] for r in rows}
-    selected = [r for r in rows if r["status"] != StepStatus.SKIPPED]
+    selected = [r for r in rows if r["selected"]]
     progress = 0
     if selected:
         parts = []

@@ -48,7 +48,7 @@ def finalize_task(task_id: str, *, store: TaskStore | None = None, dag_run_id: s
 
 def _finalize(task_id: str, store: TaskStore) -> dict[str, Any]:
     directory = task_path(task_id, must_exist=True)
-    steps = store.get_steps(task_id)
+    steps = [s for s in store.get_steps(task_id) if s.selected]  # this run's; the others keep an earlier run's
     statuses = {s.step_name: s.status for s in steps}
     status = final_status(statuses)
     backup = None

@@ -22,6 +22,7 @@ from data_pipeline.workflow.preparation import (
     create_task_from_parameters,
     normalise_mode,
     prepare_task,
+    require_business_context,
     write_table_list,
 )
 
@@ -81,6 +82,7 @@ def _run_untracked(args: Any, raw: dict[str, Any], mode: ExecutionMode, step_nam
     if raw.get("db_connection"):
         raw["db_connection"], password = split_password(raw["db_connection"])
     params = TaskParameters.model_validate(raw)
+    require_business_context(params.business_context)
     steps = params.selected_steps(mode, step_name)
     if table_text is not None:
         write_table_list(directory, table_text)

@@ -46,6 +46,9 @@ def prepare_for_run(conf: dict[str, Any], *, dag_id: str, dag_run_id: str, sched
         if not params.get("table_list"):
             raise InvalidInput("without task_id the run needs table_list (the tables to process)",
                                missing_params=["table_list"])
+        if not str(params.get("business_context") or "").strip():
+            raise InvalidInput("without task_id the run needs business_context (what the business is about, "
+                               "in a sentence or two: the prompts use it)", missing_params=["business_context"])
         task_id = create_task_from_parameters(store, params, created_by="schedule" if scheduled else "airflow")
         claim_for_run(store, task_id, dag_run_id)
     prepared = prepare_task(task_id, execution_mode=mode, step_name=step_name, dag_run_id=dag_run_id,
@@ -81,7 +84,7 @@ def claim_for_run(store: TaskStore, task_id: str, dag_run_id: str) -> None:
 
 def is_selected(task_id: str, step: str, *, store: TaskStore | None = None) -> bool:
     store = store or default_store()
-    return next(s.status for s in store.get_steps(task_id) if s.step_name == step) != StepStatus.SKIPPED
+    return next(s.selected for s in store.get_steps(task_id) if s.step_name == step)
 
 
 def run_step_for_run(task_id: str, step: str, *, try_number: int = 1, dag_run_id: str | None = None,

@@ -23,6 +23,7 @@ from data_pipeline.tasks.log import TaskLogger
 from data_pipeline.tasks.parameters import ExecutionMode, TaskParameters
 from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import CreatedBy, TaskStore, default_store
+from data_pipeline.workflow import input_check
 
 PENDING_CONFIG = "task_config.next.json"
 BACKUP_SUMMARY = "backup_summary.json"
@@ -56,22 +57,27 @@ def normalise_mode(mode: str, step_name: str | None,
 
 def create_task_from_parameters(store: TaskStore, raw: dict[str, Any], *, created_by: CreatedBy,
                                 owner: str | None = None, task_id: str | None = None, task_name: str | None = None,
-                                table_list_text: str | None = None) -> str:
+                                table_list_text: str | None = None, check_tables: bool = False) -> str:
     """Validate parameters, keep every secret out of them, check the database policy, create the task.
 
     The stored URI is rewritten without its password (user-info or ``password=``); the password goes to
-    the task's secrets. A database the policy refuses fails here, before anything is created.
+    the task's secrets. A database the policy refuses fails here, before anything is created; so does a
+    missing business context, and with ``check_tables`` a table the database lacks or a database that
+    cannot be reached (``input_check``).
     """
     params = TaskParameters.model_validate(raw)
+    require_business_context(params.business_context)
     password = None
     if params.db_connection:
         params.db_connection, password = split_password(params.db_connection)
     if params.table_list and table_list_text is None:
         table_list_text = "\n".join(params.table_list) + "\n"
-    if table_list_text is not None:
-        parse_table_list(table_list_text)  # reject a bad list before anything is created
-    db_name = resolve(db_conn_id=params.db_conn_id, db_connection=params.db_connection).db_name \
+    parsed = parse_table_list(table_list_text) if table_list_text is not None else None  # before anything exists
+    db = resolve(db_conn_id=params.db_conn_id, db_connection=params.db_connection, password=password) \
         if (params.db_conn_id or params.db_connection) else None
+    db_name = db.db_name if db is not None else None
+    if check_tables and db is not None and parsed is not None and parsed.tables:
+        input_check.check_tables(db, parsed.tables)
     task = store.create_task(
         parameters=params.public(), created_by=created_by, owner=owner, task_id=task_id, task_name=task_name,
         db_name=db_name or None, business_context=params.business_context or None,
@@ -82,6 +88,14 @@ def create_task_from_parameters(store: TaskStore, raw: dict[str, Any], *, create
     if table_list_text is not None:
         write_table_list(path, table_list_text)
     return task.id
+
+
+def require_business_context(text: str | None) -> None:
+    """A new task must say what the business is about: every prompt builds on it."""
+    if not (text or "").strip():
+        raise InvalidInput("business_context is required for a new task: describe in a sentence or two what the "
+                           "business is about (the prompts use it for comments, themes and questions)",
+                           missing_params=["business_context"])
 
 
 def write_table_list(task_dir: Path, text: str) -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from data_pipeline import config
-from data_pipeline.errors import Conflict, InvalidInput, PipelineError
+from data_pipeline.errors import Conflict, InvalidInput, PipelineError, TaskRunning
 from data_pipeline.files.task_dir import TABLE_LIST_FILE, task_path
 from data_pipeline.steps import registry
 from data_pipeline.tasks.claims import CLAIM_LOCK_SQL, lock_task_row
@@ -24,6 +24,7 @@ from data_pipeline.tasks.ids import validate_task_id
 from data_pipeline.tasks.parameters import TaskParameters
 from data_pipeline.tasks.status import TaskStatus
 from data_pipeline.tasks.store import TaskRecord, TaskStore
+from data_pipeline.workflow.input_check import check_task_tables
 from data_pipeline.workflow.preparation import normalise_mode
 
 
@@ -48,6 +49,11 @@ class RunLauncher(Protocol):
 
     def run_state(self, credentials: Credentials, task: TaskRecord) -> str | None:
         """State of the task's linked run (queued, running, success, failed) or None if there is none."""
+        ...
+
+    def waiting_reason(self, credentials: Credentials, task: TaskRecord) -> str | None:
+        """Why the task's run is not working now (its DAG paused, the run queued, its next task waiting for a
+        worker or pool slot), with what to do; None when it works or the host cannot tell (never raises)."""
         ...
 
 
@@ -77,8 +83,13 @@ def request_run(store: TaskStore, launcher: RunLauncher, credentials: Credential
     task = store.require_task(task_id)
     mode, step = normalise_mode(execution_mode, step_name, single_step)
     steps = TaskParameters.model_validate(task.parameters).selected_steps(mode, step)
-    if registry.needs_table_list(steps) and not has_table_list(task_id):
-        raise InvalidInput(f"task {task_id} has no {TABLE_LIST_FILE}; upload one first", missing_params=["table_list"])
+    if registry.needs_table_list(steps):
+        if not has_table_list(task_id):
+            raise InvalidInput(f"task {task_id} has no {TABLE_LIST_FILE}; upload one first",
+                               missing_params=["table_list"])
+        if task.status == TaskStatus.IN_PROGRESS:  # the claim says so too; no database check for a refusal
+            raise TaskRunning(f"task {task_id} is already running", task_id=task_id, current_status=task.status)
+        check_task_tables(store, task)  # unknown tables, an unreachable database: refused before the claim
     claim = store.claim_execution(task_id, max_concurrent=config.limits().max_concurrent_tasks)
     try:
         run_id = launcher.trigger(credentials, task_id, mode, step)

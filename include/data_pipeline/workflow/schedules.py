@@ -36,7 +36,7 @@ class ScheduleEntry(BaseModel):
     cron: str
     db_conn_id: str
     tables: list[str] = Field(min_length=1)
-    business_context: str = ""
+    business_context: str  # every scheduled run creates a task, and a new task needs one
     options: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
 
@@ -47,6 +47,13 @@ class ScheduleEntry(BaseModel):
             raise ValueError(f"cron must have 5 fields or be a preset like @daily, got {value!r}")
         if value not in AIRFLOW_ONLY_PRESETS and not croniter.is_valid(value):
             raise ValueError(f"cron {value!r} is not a valid cron expression")
+        return value
+
+    @field_validator("business_context")
+    @classmethod
+    def _context_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("business_context is required: what the business is about, in a sentence or two")
         return value
 
     @property

@@ -42,12 +42,20 @@ from data_pipeline.errors import PipelineError
 from data_pipeline.files.backup import list_backups
 from data_pipeline.files.deletion import delete_task, delete_tasks
 from data_pipeline.files.task_dir import STATE_DIR, task_path
-from data_pipeline.tasks.store import TaskQuery, TaskRecord
+from data_pipeline.tasks.status import StepStatus, TaskStatus
+from data_pipeline.tasks.store import StepRecord, TaskQuery, TaskRecord
 from data_pipeline.workflow.preparation import BACKUP_SUMMARY, create_task_from_parameters
 from data_pipeline.workflow.runs import has_table_list, request_run
-from platform_api.envelope import Envelope, ok
+from platform_api.envelope import Envelope, error_responses, ok
 
 router = APIRouter(tags=["tasks"], responses=ERRORS)
+
+CHECK_ERRORS = {
+    400: "Bad request; UNKNOWN_TABLES: listed tables the business database lacks or matches ambiguously "
+         "(each named, with a close match); BUSINESS_CONTEXT missing (missing_params: business_context)",
+    424: "DATABASE_UNREACHABLE: the business database could not be reached to check the table list",
+}
+"""Answers of the checks made before a task is created or a run is requested (table list, database)."""
 
 
 def task_json(task: TaskRecord, *, brief: bool = False) -> dict[str, Any]:
@@ -60,10 +68,12 @@ def task_json(task: TaskRecord, *, brief: bool = False) -> dict[str, Any]:
     return data
 
 
-@router.post("/tasks", status_code=201, response_model=Envelope[TaskOut], summary="Create a task")
+@router.post("/tasks", status_code=201, response_model=Envelope[TaskOut], summary="Create a task",
+             responses=error_responses(CHECK_ERRORS, 400, 424))
 def create_task(body: CreateTaskRequest, user: WriterDep, store: StoreDep) -> Any:
     raw = body.model_dump(exclude={"task_name", "task_type", "parameters"}, exclude_none=True)
-    task_id = create_task_from_parameters(store, raw, created_by="api", owner=user.name, task_name=body.task_name)
+    task_id = create_task_from_parameters(store, raw, created_by="api", owner=user.name, task_name=body.task_name,
+                                          check_tables=True)
     task = store.require_task(task_id)
     store.add_log(task_id, "INFO", f"task created through the API by {user.name}")
     return ok(task_json(task), "task created", 201)
@@ -117,18 +127,33 @@ def active_tasks(user: ReaderDep, store: StoreDep) -> Any:
 
 
 @router.get("/tasks/{task_id}", response_model=Envelope[TaskDetail],
-            summary="Task detail: steps, progress, durations, backup")
-def get_task(task_id: TaskIdPath, user: ReaderDep, store: StoreDep) -> Any:
+            summary="Task detail: steps, progress, durations, backup, why a run waits")
+def get_task(task_id: TaskIdPath, user: ReaderDep, store: StoreDep, launcher: LauncherDep,
+             credentials: CredentialsDep) -> Any:
     task = load_task(store, task_id)
     data = task_json(task)
-    data["steps"] = [s.model_dump(mode="json") for s in store.get_steps(task_id)]
+    steps = store.get_steps(task_id)
+    data["steps"] = [s.model_dump(mode="json") for s in steps]
     data["backup"] = _backup_summary(task)
     data["table_list_present"] = has_table_list(task.id)
+    data["waiting_reason"] = _waiting_reason(launcher, credentials, task, steps)
     return ok(data)
 
 
+def _waiting_reason(launcher: RunLauncher, credentials: Credentials, task: TaskRecord,
+                    steps: list[StepRecord]) -> str | None:
+    """Asked of the host only for a task in progress with no step running: a run that works needs no reason."""
+    if task.status != TaskStatus.IN_PROGRESS or any(s.status == StepStatus.RUNNING for s in steps):
+        return None
+    try:
+        return launcher.waiting_reason(credentials, task)
+    except Exception:  # the detail never fails for want of a reason
+        return None
+
+
 @router.post("/tasks/{task_id}/execute", status_code=202, response_model=Envelope[RunStarted],
-             summary="Run the task (complete workflow or one step) as a data_pipeline DAG run")
+             summary="Run the task (complete workflow or one step) as a data_pipeline DAG run",
+             responses=error_responses(CHECK_ERRORS, 400, 424))
 def execute_task(task_id: TaskIdPath, user: WriterDep, store: StoreDep, launcher: LauncherDep,
                  credentials: CredentialsDep, body: Annotated[ExecuteRequest | None, Body()] = None) -> Any:
     body = body or ExecuteRequest()
