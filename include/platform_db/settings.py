@@ -281,6 +281,8 @@ class EmbeddingEnv(EndpointEnv):
 
     dimension: int | None = Field(None, description="Vector length; unset means ask the endpoint once.")
     batch_size: int | None = Field(None, description="Texts per /embeddings request.")
+    dimensions: int | None = Field(None, description="Sent as `dimensions` to models that can shorten their "
+                                   "vectors (text-embedding-3-*); unset means the model's own length.")
 
 
 def llm_env() -> LLMEnv:
