@@ -420,6 +420,17 @@ def test_sql_is_split_per_statement_not_per_line_or_semicolon() -> None:
     assert "COMMENT ON COLUMN" in docs[0][0]  # comments stay with their table
 
 
+def test_semicolons_in_function_bodies_strings_and_comments_do_not_split() -> None:
+    text = ("CREATE FUNCTION f() RETURNS int AS $fn$ BEGIN RETURN 1; END; $fn$ LANGUAGE plpgsql;\n"
+            "/* a; b */ COMMENT ON TABLE t IS E'x\\';y'; -- after; it\n"
+            "CREATE VIEW v AS SELECT ';' AS semi, \"a;b\" FROM t;\n")
+    statements = split_sql(text)
+    assert len(statements) == 3
+    assert statements[0].endswith("$fn$ LANGUAGE plpgsql;")
+    assert "E'x\\';y'" in statements[1]
+    assert statements[2].startswith("CREATE VIEW v") and statements[2].endswith("FROM t;")
+
+
 def test_markdown_is_split_by_headings_with_parent_headings_kept() -> None:
     md = ("# public.orders（订单）\n\nEstimated rows: 5\n\n## Columns\n\n- id (integer) - 主键\n"
           "```\n# not a heading\n```\n## Enum values\n### status\n- paid, open\n## Empty section\n")
