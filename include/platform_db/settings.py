@@ -219,6 +219,17 @@ def databases() -> Databases:
     return Databases.load()
 
 
+class SmokeCheck(EnvSettings):
+    enabled: bool = Field(True, alias="DATA_PIPELINE_SMOKE_CHECK_ENABLED",
+                          description="Load the training_data_smoke_check DAG (runs after each training load).")
+    top_k: int = Field(3, ge=1, le=50, alias="DATA_PIPELINE_SMOKE_CHECK_TOP_K",
+                       description="A stored question passes when its own pair is among this many nearest rows.")
+
+
+def smoke_check() -> SmokeCheck:
+    return SmokeCheck.load()
+
+
 class BusinessDbPolicy(EnvSettings):
     """Which business databases a task may read: an operator's decision, so nothing is allowed by default."""
 
