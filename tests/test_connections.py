@@ -100,3 +100,16 @@ def test_without_a_backend_failure_an_unknown_id_is_still_undefined(tmp_path: Pa
     """, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "found: None" in result.stdout
+
+
+def test_the_connection_string_built_for_libpq_never_shows_its_password() -> None:
+    from platform_db import redact_dsn
+    from platform_db.connections import parse_connection
+
+    info = parse_connection("x", json.dumps({"conn_type": "postgres", "host": "h", "login": "u",
+                                             "password": "p w'x", "schema": "db",
+                                             "extra": {"cursor": "dictcursor", "sslmode": "prefer"}}))
+    dsn = info.postgres_uri()
+    assert conninfo_to_dict(dsn) == {"host": "h", "user": "u", "password": "p w'x", "dbname": "db",
+                                     "sslmode": "prefer"}
+    assert "p w" not in redact_dsn(dsn) and "x'" not in redact_dsn(dsn)

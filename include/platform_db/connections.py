@@ -202,7 +202,7 @@ def get_connection(conn_id: str, *, required: bool = False) -> ConnectionInfo | 
 
 
 _PASSWORD_IN_URI = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@?#\s]*:)(?P<pw>[^@/?#\s]*)(?P<tail>@)", re.I)
-_PASSWORD_PARAM = re.compile(r"(?P<head>\bpassword=)(?P<pw>[^&\s]+)", re.I)
+_PASSWORD_PARAM = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|[^&\s]+)", re.I)
 
 
 def redact_dsn(text: str) -> str:
