@@ -15,8 +15,11 @@ timeouts), a raw body that is not a chat completion, or a dropped connection. Wh
 scripted, ``responder(request_json)`` is asked; without one the server answers HTTP 500. With
 ``api_key`` set, requests without ``Authorization: Bearer <key>`` get 401 like the real API.
 
-``POST /v1/embeddings`` returns deterministic unit vectors of ``embedding_dim`` dimensions derived
-from a SHA-256 of each input text (same text, same vector), so embedding clients can be tested too.
+``POST /v1/embeddings`` returns deterministic unit vectors of ``embedding_dim`` dimensions (or of the
+request's ``dimensions``, as OpenAI's text-embedding-3 models do) derived from a SHA-256 of each input
+text (same text, same vector), so embedding clients can be tested too; ``script_embeddings(Reply(...))``
+queues faults for the next embedding calls. Faults follow OpenAI's documented behaviour: 429 with a
+``Retry-After`` header (seconds or an HTTP-date), 5xx on server errors.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ class FakeOpenAI:
         self.responder: Callable[[dict[str, Any]], Any] | None = None
         self.max_active = 0
         self._queue: deque[Any] = deque()
+        self._embedding_queue: deque[Reply] = deque()
         self._routes: list[tuple[str, deque[Any]]] = []
         self._lock = threading.Lock()
         self._active = 0
@@ -89,6 +93,11 @@ class FakeOpenAI:
                     queue.extend(answers)
                     return
             self._routes.append((contains, deque(answers)))
+
+    def script_embeddings(self, *replies: Reply) -> None:
+        """Faults for the next embedding calls, in order; after them embeddings are answered normally."""
+        with self._lock:
+            self._embedding_queue.extend(replies)
 
     def pending(self) -> int:
         with self._lock:
@@ -189,6 +198,12 @@ class FakeOpenAI:
             self._send(handler, 400, json.dumps({"error": {"message": "body must be a JSON object"}}))
             return
         if handler.path.rstrip("/").endswith("/embeddings"):
+            with self._lock:
+                fault = self._embedding_queue.popleft() if self._embedding_queue else None
+            if fault is not None and fault.status != 200:
+                self._send(handler, fault.status, json.dumps({"error": {"message": f"fake error {fault.status}"}}),
+                           fault.headers)
+                return
             self._send(handler, 200, json.dumps(self._embeddings(body)))
             return
         if not handler.path.rstrip("/").endswith("/chat/completions"):
@@ -221,8 +236,9 @@ class FakeOpenAI:
     def _embeddings(self, body: dict[str, Any]) -> dict[str, Any]:
         inputs = body.get("input")
         texts = [inputs] if isinstance(inputs, str) else list(inputs or [])
+        dim = int(body.get("dimensions") or self.embedding_dim)
         return {"object": "list", "model": body.get("model", "fake"),
-                "data": [{"object": "embedding", "index": i, "embedding": fake_embedding(t, self.embedding_dim)}
+                "data": [{"object": "embedding", "index": i, "embedding": fake_embedding(t, dim)}
                          for i, t in enumerate(texts)],
                 "usage": {"prompt_tokens": sum(len(str(t)) for t in texts), "total_tokens": 0}}
 

@@ -420,6 +420,17 @@ def test_sql_is_split_per_statement_not_per_line_or_semicolon() -> None:
     assert "COMMENT ON COLUMN" in docs[0][0]  # comments stay with their table
 
 
+def test_semicolons_in_function_bodies_strings_and_comments_do_not_split() -> None:
+    text = ("CREATE FUNCTION f() RETURNS int AS $fn$ BEGIN RETURN 1; END; $fn$ LANGUAGE plpgsql;\n"
+            "/* a; b */ COMMENT ON TABLE t IS E'x\\';y'; -- after; it\n"
+            "CREATE VIEW v AS SELECT ';' AS semi, \"a;b\" FROM t;\n")
+    statements = split_sql(text)
+    assert len(statements) == 3
+    assert statements[0].endswith("$fn$ LANGUAGE plpgsql;")
+    assert "E'x\\';y'" in statements[1]
+    assert statements[2].startswith("CREATE VIEW v") and statements[2].endswith("FROM t;")
+
+
 def test_markdown_is_split_by_headings_with_parent_headings_kept() -> None:
     md = ("# public.orders（订单）\n\nEstimated rows: 5\n\n## Columns\n\n- id (integer) - 主键\n"
           "```\n# not a heading\n```\n## Enum values\n### status\n- paid, open\n## Empty section\n")
@@ -443,3 +454,27 @@ def test_identical_documents_are_loaded_once(tmp_path: Path) -> None:
     assert collected.per_collection["sql"] == 2
     sql_docs = [d.text for d in collected.documents if d.collection == "sql"]
     assert json.loads(sql_docs[0]) == pairs[0]  # Vanna's format: {"question": ..., "sql": ...}
+
+
+def test_a_dropped_vector_store_connection_is_retried_on_a_new_one(vector_db: str, tmp_path: Path) -> None:
+    """The server ends the loader's session between chunks (a restart, a proxy timeout): the write is retried."""
+
+    class DroppingEmbedder(OfflineEmbedder):
+        preferred_chunk = 0
+        calls = 0
+
+        def embed(self, texts: Sequence[str]) -> list[list[float]]:
+            DroppingEmbedder.calls += 1
+            if DroppingEmbedder.calls == 3:
+                with psycopg.connect(vector_db, autocommit=True, application_name="dropper") as admin:
+                    admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                  "WHERE application_name = 'data_pipeline' AND datname = current_database()")
+            return super().embed(texts)
+
+    task_dir = write_task(tmp_path / "task_20250101_000120", ["bss_company", "bss_service_area"], questions=3)
+    result = training_load.run(make_ctx(task_dir, embedder=DroppingEmbedder(), batch_size=2))
+    assert result.items_failed == 0 and result.items_completed > 4
+    log = (task_dir / "data_pipeline.log").read_text(encoding="utf-8")
+    assert "vector store write failed (attempt 1)" in log and "retrying on a new connection" in log
+    with psycopg.connect(vector_db) as conn:
+        assert conn.execute("SELECT count(*) FROM langchain_pg_embedding").fetchone()[0] == result.items_completed

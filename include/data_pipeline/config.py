@@ -25,6 +25,7 @@ from platform_db.settings import (
     MiB,
     Paths,
     SettingsError,
+    SmokeCheck,
     airflow,
     business_db_policy,
     child_environment,
@@ -43,6 +44,7 @@ from platform_db.settings import (
     paths,
     schedules_file,
     settings_error,
+    smoke_check,
 )
 
 __all__ = [
@@ -65,6 +67,7 @@ __all__ = [
     "MiB",
     "Paths",
     "SettingsError",
+    "SmokeCheck",
     "airflow",
     "business_db_policy",
     "child_environment",
@@ -83,6 +86,7 @@ __all__ = [
     "paths",
     "schedules_file",
     "settings_error",
+    "smoke_check",
 ]
 
 

@@ -1,24 +1,35 @@
-"""Read Airflow-style connections without importing Airflow.
+"""Airflow connections, resolved by Airflow when it runs, read directly when it does not.
 
-Inside Airflow the same connection ids resolve through Airflow itself (secrets backends, the UI's
-connections); elsewhere ``AIRFLOW_CONN_<ID>`` environment variables in URI or JSON form are read
-directly, so the CLI works with the very same settings the Airflow components use.
+Inside an Airflow process (task, api-server) a connection id resolves through Airflow itself
+(``airflow.sdk.BaseHook.get_connection``; for PostgreSQL the provider's ``PostgresHook``, whose rule
+for extras we apply: every extra goes to libpq except the hook's own ``ignored_extra_options``, such
+as ``cursor``). Airflow swallows a failing secrets backend and reports the id as undefined; we ask
+the backends again and report that failure instead (``ConnectionUnavailable``). Outside Airflow
+(the CLI) ``AIRFLOW_CONN_<ID>`` variables in URI or JSON form are read directly, so the CLI works
+with the very same settings the Airflow components use.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from psycopg.conninfo import make_conninfo
 
 from platform_db.settings import connection_env_name, connection_uri
 
 
 class ConnectionNotFound(LookupError):
     """No connection with that id is defined anywhere we look."""
+
+
+class ConnectionUnavailable(LookupError):
+    """Where the connection would be defined could not be read (a secrets backend failed)."""
 
 
 _SCHEME_TO_TYPE = {"postgresql": "postgres", "postgres": "postgres"}
@@ -42,26 +53,34 @@ class ConnectionInfo:
             f"port={self.port!r})"
         )
 
+    def postgres_params(self) -> dict[str, str]:
+        """libpq parameters as ``PostgresHook.get_conn`` builds them: the fields, then the extras that are
+        neither the hook's own options (``cursor``, ``iam``, ...) nor unknown to libpq (the product's flags)."""
+        params = {"host": self.host, "user": self.login, "password": self.password, "dbname": self.schema,
+                  "port": self.port}
+        ignored = hook_ignored_extras()
+        for key, value in self.extra.items():
+            if key in ignored or key not in libpq_keywords() or isinstance(value, bool | dict | list):
+                continue
+            if key == "host" and self.host:
+                continue
+            params[key] = value
+        return {k: str(v) for k, v in params.items() if v not in (None, "")}
+
     def postgres_uri(self) -> str:
-        """A libpq URI for a postgres connection (Unix-socket hosts go into ``?host=``)."""
-        user = quote(self.login or "", safe="")
-        auth = user
-        if self.password:
-            auth += ":" + quote(self.password, safe="")
-        params = {k: str(v) for k, v in self.extra.items()
-                  if isinstance(v, str | int | float) and not isinstance(v, bool) and k in libpq_keywords()}
-        host = self.host or ""
-        netloc_host = ""
-        if host.startswith("/"):
-            params["host"] = host
-        else:
-            netloc_host = host
-            if self.port:
-                netloc_host += f":{self.port}"
-        netloc = f"{auth}@{netloc_host}" if auth else netloc_host
-        query = "&".join(f"{quote(k, safe='')}={quote(v, safe='/')}" for k, v in params.items())
-        uri = f"postgresql://{netloc}/{quote(self.schema or '', safe='')}"
-        return f"{uri}?{query}" if query else uri
+        """A libpq connection string for a postgres connection (psycopg's ``make_conninfo``)."""
+        return make_conninfo("", **self.postgres_params())
+
+
+def hook_ignored_extras() -> frozenset[str]:
+    """The extras ``PostgresHook`` keeps from libpq; the provider is only imported where Airflow already is."""
+    if "airflow" not in sys.modules:
+        return frozenset()
+    try:
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+    except ImportError:
+        return frozenset()
+    return frozenset(PostgresHook.ignored_extra_options)
 
 
 @functools.cache
@@ -125,31 +144,68 @@ def _from_airflow(conn_id: str) -> ConnectionInfo | None:
     """Ask Airflow, but only in a process where Airflow is already loaded (task, api-server)."""
     if "airflow" not in sys.modules:
         return None
-    try:
-        from airflow.sdk import BaseHook
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
+    try:
         conn = BaseHook.get_connection(conn_id)
-    except Exception:
+    except AirflowNotFoundException:
+        failures = _backend_failures(conn_id)
+        if failures:
+            raise ConnectionUnavailable(f"connection {conn_id!r} could not be read: {failures}") from None
         return None
-    extra = conn.extra_dejson if hasattr(conn, "extra_dejson") else {}
+    except Exception as exc:
+        raise ConnectionUnavailable(f"connection {conn_id!r} could not be read from Airflow: "
+                                    f"{type(exc).__name__}: {redact_dsn(str(exc))}") from None
+    if conn.conn_type in ("postgres", "postgresql"):
+        from airflow.providers.postgres.hooks.postgres import PostgresHook
+
+        conn = PostgresHook(postgres_conn_id=conn_id).connection  # the hook's view of it, as its get_conn uses
     return ConnectionInfo(
         conn_id=conn_id,
         conn_type=conn.conn_type or "",
-        host=conn.host,
+        host=conn.host or (str(conn.extra_dejson.get("host") or "") or None),
         schema=conn.schema,
         login=conn.login,
         password=conn.password,
         port=conn.port,
-        extra=dict(extra or {}),
+        extra=dict(conn.extra_dejson or {}),
     )
 
 
+def _backend_failures(conn_id: str) -> str:
+    """Why Airflow found nothing: each secrets backend that raised, asked again (Airflow only logs it at debug)."""
+    from airflow.sdk.execution_time.supervisor import ensure_secrets_backend_loaded
+
+    failures = []
+    for backend in ensure_secrets_backend_loaded():
+        try:
+            backend.get_connection(conn_id=conn_id)
+        except Exception as exc:
+            failures.append(f"secrets backend {type(backend).__name__} failed: {type(exc).__name__}: "
+                            f"{redact_dsn(str(exc))}")
+    return "; ".join(failures)
+
+
 def get_connection(conn_id: str, *, required: bool = False) -> ConnectionInfo | None:
-    """Resolve ``conn_id``: environment first (fast, no Airflow), then Airflow when loaded."""
-    info = _from_env(conn_id) or _from_airflow(conn_id)
+    """Resolve ``conn_id``: through Airflow when it is loaded, else from ``AIRFLOW_CONN_<ID>``.
+
+    Raises ``ConnectionUnavailable`` when a secrets backend failed, ``ConnectionNotFound`` if ``required``.
+    """
+    info = _from_airflow(conn_id) if "airflow" in sys.modules else _from_env(conn_id)
     if info is None and required:
         raise ConnectionNotFound(
             f"connection {conn_id!r} is not defined: create it in Airflow (Admin > Connections) "
             f"or set {connection_env_name(conn_id)}"
         )
     return info
+
+
+_PASSWORD_IN_URI = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@?#\s]*:)(?P<pw>[^@/?#\s]*)(?P<tail>@)", re.I)
+_PASSWORD_PARAM = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|[^&\s]+)", re.I)
+
+
+def redact_dsn(text: str) -> str:
+    """Mask passwords in any connection URI or ``password=`` parameter inside ``text``."""
+    text = _PASSWORD_IN_URI.sub(lambda m: m["head"] + ("***" if m["pw"] else "") + m["tail"], text)
+    return _PASSWORD_PARAM.sub(lambda m: m["head"] + "***", text)

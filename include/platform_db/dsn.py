@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import functools
-import re
 
-from platform_db.connections import get_connection
+from platform_db.connections import get_connection, redact_dsn
 from platform_db.settings import PLATFORM_DB_CONN_ID, databases
 
 PLATFORM_CONN_ID = PLATFORM_DB_CONN_ID
 EMBEDDED_DATABASE = "data_pipeline"
+__all__ = ["EMBEDDED_DATABASE", "PLATFORM_CONN_ID", "platform_dsn", "redact_dsn"]
 
 
 def platform_dsn() -> str:
@@ -28,13 +28,3 @@ def _embedded_dsn() -> str:
     from platform_db.embedded import ensure_database  # psycopg and pgserver only when it is used
 
     return ensure_database(EMBEDDED_DATABASE)
-
-
-_PASSWORD_IN_URI = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@?#\s]*:)(?P<pw>[^@/?#\s]*)(?P<tail>@)", re.I)
-_PASSWORD_PARAM = re.compile(r"(?P<head>\bpassword=)(?P<pw>[^&\s]+)", re.I)
-
-
-def redact_dsn(text: str) -> str:
-    """Mask passwords in any connection URI or ``password=`` parameter inside ``text``."""
-    text = _PASSWORD_IN_URI.sub(lambda m: m["head"] + ("***" if m["pw"] else "") + m["tail"], text)
-    return _PASSWORD_PARAM.sub(lambda m: m["head"] + "***", text)

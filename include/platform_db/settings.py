@@ -219,6 +219,17 @@ def databases() -> Databases:
     return Databases.load()
 
 
+class SmokeCheck(EnvSettings):
+    enabled: bool = Field(True, alias="DATA_PIPELINE_SMOKE_CHECK_ENABLED",
+                          description="Load the training_data_smoke_check DAG (runs after each training load).")
+    top_k: int = Field(3, ge=1, le=50, alias="DATA_PIPELINE_SMOKE_CHECK_TOP_K",
+                       description="A stored question passes when its own pair is among this many nearest rows.")
+
+
+def smoke_check() -> SmokeCheck:
+    return SmokeCheck.load()
+
+
 class BusinessDbPolicy(EnvSettings):
     """Which business databases a task may read: an operator's decision, so nothing is allowed by default."""
 
@@ -281,6 +292,8 @@ class EmbeddingEnv(EndpointEnv):
 
     dimension: int | None = Field(None, description="Vector length; unset means ask the endpoint once.")
     batch_size: int | None = Field(None, description="Texts per /embeddings request.")
+    dimensions: int | None = Field(None, description="Sent as `dimensions` to models that can shorten their "
+                                   "vectors (text-embedding-3-*); unset means the model's own length.")
 
 
 def llm_env() -> LLMEnv:

@@ -42,7 +42,7 @@ def trap_listener() -> tuple[int, list[int]]:
     server.close()
 
 
-def parse(tmp_path: Path, port: int, schedules: Path | None = None) -> dict:
+def parse(tmp_path: Path, port: int, schedules: Path | None = None, extra_env: dict[str, str] | None = None) -> dict:
     trap = f"postgresql://user:secret@127.0.0.1:{port}/nowhere"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DATA_PIPELINE"))}
     env.update({
@@ -56,6 +56,7 @@ def parse(tmp_path: Path, port: int, schedules: Path | None = None) -> dict:
     })
     if schedules is not None:
         env["DATA_PIPELINE_SCHEDULES_FILE"] = str(schedules)
+    env.update(extra_env or {})
     out = subprocess.run([sys.executable, str(Path(__file__).with_name("parse_probe.py")), str(ROOT / "dags"),
                           str(ROOT / "plugins")], env=env, capture_output=True, text=True, timeout=300, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -71,13 +72,21 @@ def test_dag_folder_parses_without_db_or_network(tmp_path: Path, trap_listener: 
     print(f"\nDAG folder parse time: {result['seconds'] * 1000:.0f} ms for {len(result['dags'])} DAGs")
     assert result["errors"] == {}
     assert {"data_pipeline", "data_pipeline_maintenance", "data_pipeline_sched_highway_daily",
-            "dolphin_history_sync"} <= set(result["dags"])
+            "dolphin_history_sync", "training_data_smoke_check"} <= set(result["dags"])
+    assert result["dags"]["training_data_smoke_check"] == ["retrieval_smoke_check"]
     assert result["dags"]["data_pipeline"] == sorted([
         "prepare", "backup_existing_files", "plan_ddl_generation", "ddl_generation", "qa_generation",
         "plan_sql_validation", "sql_validation", "training_load", "finalize"])
     assert result["connects"] == [] and accepted == []
     assert not (tmp_path / "local").exists()  # the embedded server was not started either
     assert not (tmp_path / "data").exists()
+
+
+def test_the_smoke_check_dag_is_not_loaded_when_turned_off(tmp_path: Path,
+                                                           trap_listener: tuple[int, list[int]]) -> None:
+    result = parse(tmp_path, trap_listener[0], extra_env={"DATA_PIPELINE_SMOKE_CHECK_ENABLED": "false"})
+    assert result["errors"] == {}
+    assert "training_data_smoke_check" not in result["dags"] and "data_pipeline" in result["dags"]
 
 
 def test_bad_schedules_file_is_an_import_error_naming_the_entry(tmp_path: Path,

@@ -1,8 +1,8 @@
 """A client for one OpenAI-compatible chat endpoint: bounded concurrency, retries, strict JSON answers.
 
 Any endpoint speaking ``POST {base_url}/chat/completions`` works (Qwen, DeepSeek, Ollama, vLLM,
-OpenAI). Transient failures (connection errors, read timeouts, 429, 500/502/503/504) are retried a
-bounded number of times with backoff; client errors (400/401/404) are not, because repeating them
+OpenAI). Transient failures are retried by the shared policy in ``retry.py`` (connection errors,
+408/409/429/5xx, ``Retry-After``); client errors (400/401/404) are not, because repeating them
 cannot help. Answers are parsed strictly as JSON: a reply that is not a JSON object/array (optionally
 in a ```json fence) gets one corrective re-ask, then fails with a message naming the purpose. The API
 key is only ever put in the ``Authorization`` header; logs carry sizes and durations, never the key.
@@ -19,16 +19,14 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from data_pipeline import config, secrets_mask
 from data_pipeline.errors import PipelineError
-from data_pipeline.generation import prompts
+from data_pipeline.generation import prompts, retry
 from data_pipeline.generation.endpoint import LLMSettings
 
 log = logging.getLogger("data_pipeline.generation.chat")
 
-_TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 CODE_FENCE = re.compile(r"^```[A-Za-z0-9_-]*[ \t]*\n(?P<body>.*?)\n?```$", re.S)
 _THINK = re.compile(r"^\s*<think>.*?</think>\s*", re.S)  # reasoning models (DeepSeek-R1, Qwen3) prepend this
 
@@ -44,14 +42,6 @@ class LLMResponseError(LLMError):
     """The LLM answered, but not with what was asked (not JSON, wrong shape)."""
 
     error_code = "LLM_BAD_RESPONSE"
-
-
-class _Transient(Exception):
-    """A failure worth retrying: the same request may well succeed a moment later."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
 
 
 def excerpt(text: str, limit: int = 200) -> str:
@@ -75,14 +65,6 @@ def parse_json_answer(content: str, purpose: str) -> Any:
     if not isinstance(value, dict | list):
         raise LLMResponseError(f"LLM answer for {purpose} is JSON but not an object or array: {excerpt(content)!r}")
     return value
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    raw = response.headers.get("retry-after")
-    try:
-        return float(raw) if raw else None
-    except ValueError:
-        return None
 
 
 class ChatClient:
@@ -110,39 +92,14 @@ class ChatClient:
 
     # -- transport ---------------------------------------------------------------------------
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        delay = min(self.settings.backoff_seconds * 2 ** (state.attempt_number - 1),
-                    self.settings.backoff_max_seconds)
-        if isinstance(exc, _Transient) and exc.retry_after is not None:
-            delay = min(max(delay, exc.retry_after), self.settings.backoff_max_seconds)
-        return delay
-
-    def _post_once(self, payload: dict[str, Any], purpose: str) -> httpx.Response:
-        with self._slots:
-            try:
-                response = self._http.post(self.url, json=payload)
-            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadTimeout, httpx.WriteTimeout,
-                    httpx.PoolTimeout, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                kind = type(exc).__name__
-                raise _Transient(f"{kind} calling {self.url} for {purpose}: {excerpt(str(exc))}") from exc
-        if response.status_code in _TRANSIENT_STATUS:
-            raise _Transient(f"HTTP {response.status_code} from {self.url} for {purpose}: {excerpt(response.text)}",
-                             _retry_after(response))
-        return response
-
     def _post(self, payload: dict[str, Any], purpose: str) -> httpx.Response:
-        def before_sleep(state: RetryCallState) -> None:
-            exc = state.outcome.exception() if state.outcome else None
-            log.warning("LLM call for %s failed (attempt %d of %d), retrying: %s", purpose, state.attempt_number,
-                        self.settings.max_attempts, secrets_mask.mask(str(exc)))
+        def attempt() -> httpx.Response:
+            with self._slots:
+                return retry.send(lambda: self._http.post(self.url, json=payload), f"{self.url} for {purpose}")
 
-        retrying = Retrying(stop=stop_after_attempt(self.settings.max_attempts), wait=self._wait,
-                            retry=retry_if_exception(lambda e: isinstance(e, _Transient)),
-                            before_sleep=before_sleep, reraise=True)
         try:
-            return retrying(self._post_once, payload, purpose)
-        except _Transient as exc:
+            return retry.retrying(self.settings, log, f"LLM call for {purpose}")(attempt)
+        except retry.TransientError as exc:
             raise LLMError(f"LLM endpoint unavailable for {purpose} after {self.settings.max_attempts} "
                            f"attempts: {exc}") from None
 

@@ -19,10 +19,10 @@ from itertools import chain
 from typing import Protocol, runtime_checkable
 
 import httpx
-import tenacity
 
 from data_pipeline import secrets_mask
 from data_pipeline.errors import PipelineError
+from data_pipeline.generation import retry
 from data_pipeline.generation.endpoint import EmbeddingSettings, embedding_settings
 
 __all__ = ["Embedder", "EmbeddingError", "EmbeddingSettings", "OfflineEmbedder", "OpenAIEmbedder", "embedding_settings",
@@ -68,24 +68,7 @@ def make_embedder() -> Embedder:
 
 # -- OpenAI-compatible endpoint -----------------------------------------------------------------
 
-_TRANSIENT_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 _CONTENT_STATUS = frozenset({400, 413, 422})  # the texts were rejected: fail those documents only
-
-
-class _Transient(Exception):
-    """A failure worth retrying: connection trouble, timeouts, 429 and 5xx."""
-
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    try:
-        return max(0.0, min(float(response.headers.get("Retry-After", "")), 60.0))
-    except ValueError:
-        return None
 
 
 class OpenAIEmbedder:
@@ -132,43 +115,20 @@ class OpenAIEmbedder:
         return vectors
 
     def _request(self, batch: list[str]) -> list[list[float]]:
-        backoff = tenacity.wait_exponential(multiplier=self.settings.backoff_seconds,
-                                            max=self.settings.backoff_max_seconds)
-
-        def wait(state: tenacity.RetryCallState) -> float:  # a server's Retry-After (429/503) wins if longer
-            exc = state.outcome.exception() if state.outcome else None
-            hint = exc.retry_after if isinstance(exc, _Transient) else None
-            return max(backoff(state), hint or 0.0)
-
-        retrying = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(_Transient),
-            stop=tenacity.stop_after_attempt(self.settings.max_attempts),
-            wait=wait,
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
         try:
-            return retrying(self._post, batch)
-        except _Transient as exc:
+            return retry.retrying(self.settings, _log, "embedding request")(self._post, batch)
+        except retry.TransientError as exc:
             raise EmbeddingError(f"embedding request to {self.settings.base_url}/embeddings failed after "
                                  f"{self.settings.max_attempts} attempts: {exc}", status=exc.status) from None
 
-    def _log_retry(self, state: tenacity.RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        _log.warning("embedding request attempt %d failed (%s); retrying", state.attempt_number,
-                     secrets_mask.mask(str(exc)))
-
     def _post(self, batch: list[str]) -> list[list[float]]:
         self.requests_sent += 1
-        try:
-            response = self._client.post("/embeddings", json={"model": self.settings.model, "input": batch})
-        except httpx.TimeoutException as exc:
-            raise _Transient(f"timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
-            raise _Transient(f"connection failed ({type(exc).__name__}: {exc})") from None
+        body: dict[str, object] = {"model": self.settings.model, "input": batch}
+        if self.settings.dimensions is not None:  # models that can shorten their vectors (text-embedding-3-*)
+            body["dimensions"] = self.settings.dimensions
+        response = retry.send(lambda: self._client.post("/embeddings", json=body),
+                              f"{self.settings.base_url}/embeddings")
         status = response.status_code
-        if status in _TRANSIENT_STATUS:
-            raise _Transient(f"HTTP {status}: {_snippet(response)}", status, _retry_after(response))
         if status in (401, 403):
             raise EmbeddingError(f"the embedding endpoint {self.settings.base_url} rejected the API key "
                                  f"(HTTP {status}): {_snippet(response)}", status=status)

@@ -1,7 +1,7 @@
 """Where an OpenAI-compatible endpoint is and how to call it: one settings type for the LLM and the embedder.
 
 The endpoint's Airflow connection wins (host = base URL, password = API key, extra = ``model`` and
-tuning such as ``timeout``, ``max_retries``, ``concurrency``, ``dimension``, ``batch_size``); without
+tuning such as ``timeout``, ``max_retries``, ``concurrency``, ``dimension``, ``dimensions``, ``batch_size``); without
 it, the ``DATA_PIPELINE_LLM_*`` / ``DATA_PIPELINE_EMBEDDING_*`` variables declared in ``config``.
 Tuning the connection's extra leaves out comes from those variables, then from the defaults here.
 Neither configured means offline: the builders return None. No HTTP client is imported here, so an
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from data_pipeline import config, secrets_mask
 from platform_db import ConnectionInfo, get_connection
@@ -67,6 +67,15 @@ class LLMSettings(EndpointSettings):
 class EmbeddingSettings(EndpointSettings):
     dimension: int | None = Field(None, gt=0)  # None: ask the endpoint once
     batch_size: int = Field(32, gt=0)
+    dimensions: int | None = Field(None, gt=0)  # sent in each request: OpenAI's text-embedding-3-* shorten to it
+
+    @model_validator(mode="after")
+    def _dimension_follows_dimensions(self) -> EmbeddingSettings:
+        if self.dimensions is not None and self.dimension is None:
+            object.__setattr__(self, "dimension", self.dimensions)  # frozen model: the expected length is known
+        if self.dimensions is not None and self.dimension != self.dimensions:
+            raise ValueError(f"dimension {self.dimension} contradicts dimensions {self.dimensions}")
+        return self
 
 
 # settings field -> (keys accepted in the connection's extra, field of ``config.EndpointEnv``)
@@ -76,18 +85,31 @@ _TUNING: dict[str, tuple[tuple[str, ...], str]] = {
     "concurrency": (("concurrency",), "concurrency"),
     "dimension": (("dimension",), "dimension"),
     "batch_size": (("batch_size",), "batch_size"),
+    "dimensions": (("dimensions",), "dimensions"),
 }
 _E = TypeVar("_E", bound=EndpointSettings)
 
 
 def connection_base_url(conn: ConnectionInfo) -> str:
-    """``host`` may be a full URL (JSON form) or a bare host from Airflow's URI form (``http://:key@h:8000/v1``)."""
-    host = conn.host or ""
+    """The base URL by the HTTP provider's rule (``HttpHook.get_conn`` / ``_set_base_url`` in
+    ``airflow/providers/http/hooks/http.py``): a host holding ``://`` is the whole URL; otherwise
+    ``schema`` is the scheme (default ``http``), then host and port.
+
+    Two additions keep the URI form usable, where Airflow puts the URI's path into ``schema``
+    (``http://:key@h:11434/v1``): a ``schema`` that is not ``http``/``https`` is a base path, and the
+    scheme then comes from ``conn_type`` (``https`` only if the type says so).
+    """
+    host = (conn.host or "").strip()
     if "://" in host:
         return host
-    scheme = "https" if conn.conn_type.lower() == "https" else "http"
-    url = f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "")
-    return url + ("/" + conn.schema.strip("/") if conn.schema else "")
+    schema = (conn.schema or "").strip().strip("/")
+    path = ""
+    if schema.lower() in ("http", "https"):
+        scheme = schema.lower()
+    else:
+        scheme = "https" if conn.conn_type.lower() == "https" else "http"
+        path = "/" + schema if schema else ""
+    return f"{scheme}://{host}" + (f":{conn.port}" if conn.port else "") + path
 
 
 def resolve(kind: type[_E], conn_id: str, env: config.EndpointEnv, default_model: str) -> _E | None:

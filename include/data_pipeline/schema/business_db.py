@@ -20,7 +20,7 @@ from data_pipeline.schema.db_policy import (
 )
 from data_pipeline.schema.db_target import DbTarget, from_connection, parse_uri
 from data_pipeline.secrets_mask import register_secret
-from platform_db import get_connection
+from platform_db import ConnectionUnavailable, get_connection
 
 __all__ = ["BusinessDatabase", "BusinessDbError", "DatabaseNotAllowed", "resolve", "split_password"]
 
@@ -118,6 +118,8 @@ def resolve(*, db_conn_id: str | None, db_connection: str | None, password: str 
             defined = get_connection(db_conn_id)
         except ValueError:  # a malformed definition (bad port, bad JSON): the operator's to fix
             defined = None
+        except ConnectionUnavailable as exc:  # not "undefined": where it is defined could not be read
+            raise BusinessDbError(str(exc)) from None
         info = check_conn_id(db_conn_id, defined)
         target, conn_password = from_connection(info)
         register_secret(conn_password)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+import tenacity
 
 from data_pipeline.errors import InvalidInput, PipelineError
 from data_pipeline.files.task_dir import atomic_write_text
@@ -283,22 +283,32 @@ class _Loader:
 
     def _write(self, rows: list[VectorRow]) -> dict[str, UpsertCounts]:
         """Upsert one chunk; a lost connection (server restart, network) is retried on a new one."""
-        for attempt in range(1, DB_ATTEMPTS + 1):
-            try:
-                if self._conn is None or self._conn.closed:
-                    self._conn = psycopg.connect(self.dsn, connect_timeout=15, application_name="data_pipeline")
-                return upsert(self._conn, rows, self.collection_ids)
-            except psycopg.OperationalError as exc:
-                if self._conn is not None:
-                    self._conn.close()
-                    self._conn = None
-                if attempt == DB_ATTEMPTS:
-                    raise VectorStoreError(f"writing to the vector store {describe_dsn(self.dsn)} failed "
-                                           f"{DB_ATTEMPTS} times: {mask(str(exc)).strip()}") from None
-                self.ctx.log.warning(f"vector store write failed (attempt {attempt}): {mask(str(exc)).strip()}; "
-                                     "retrying on a new connection")
-                time.sleep(min(2 ** attempt, 10))
-        raise AssertionError("unreachable")
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(psycopg.OperationalError),
+            stop=tenacity.stop_after_attempt(DB_ATTEMPTS),
+            wait=tenacity.wait_exponential(multiplier=2, max=10),
+            before_sleep=self._log_db_retry, reraise=True)
+        try:
+            return retrying(self._write_once, rows)
+        except psycopg.OperationalError as exc:
+            raise VectorStoreError(f"writing to the vector store {describe_dsn(self.dsn)} failed "
+                                   f"{DB_ATTEMPTS} times: {mask(str(exc)).strip()}") from None
+
+    def _write_once(self, rows: list[VectorRow]) -> dict[str, UpsertCounts]:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self.dsn, connect_timeout=15, application_name="data_pipeline")
+            return upsert(self._conn, rows, self.collection_ids)
+        except psycopg.OperationalError:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+            raise
+
+    def _log_db_retry(self, state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        self.ctx.log.warning(f"vector store write failed (attempt {state.attempt_number}): "
+                             f"{mask(str(exc)).strip()}; retrying on a new connection")
 
 
 # The module itself implements the registry's protocol (Step): its functions are looked up at call

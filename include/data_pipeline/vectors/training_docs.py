@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlparse
+
 from data_pipeline.errors import InvalidInput
 from data_pipeline.vectors.store import document_id
 
@@ -55,89 +57,19 @@ class CollectedDocs:
 
 # -- SQL statements -----------------------------------------------------------------------------
 
-_SQL_TOKEN = re.compile(r"--|/\*|'|\"|\$(?:[A-Za-z_\u0080-\uffff][\w]*)?\$|;")
-
-
 def split_sql(text: str) -> list[str]:
-    """Statements of ``text``, each with its leading ``--`` lines and final ``;``.
+    """Statements of ``text`` by ``sqlparse.split`` (its lexer keeps quotes, dollar quotes and comments
+    whole), each with its leading ``--`` lines and final ``;``.
 
     Parts that are only comments, transaction control (``BEGIN``/``COMMIT``) or ``SET`` are dropped:
     they are no training material.
     """
-    statements: list[str] = []
-    start = pos = 0
-    n = len(text)
-    while True:
-        m = _SQL_TOKEN.search(text, pos)
-        if m is None:
-            break
-        tok, i = m.group(), m.start()
-        if tok == ";":
-            statements.append(text[start:i + 1])
-            start = pos = i + 1
-        elif tok == "--":
-            end = text.find("\n", i)
-            pos = n if end < 0 else end + 1
-        elif tok == "/*":
-            pos = _block_comment_end(text, i)
-        elif tok == "'":
-            escaped = i > 0 and text[i - 1] in "eE" and (i < 2 or not (text[i - 2].isalnum() or text[i - 2] == "_"))
-            pos = _quote_end(text, i, "'", backslash=escaped)
-        elif tok == '"':
-            pos = _quote_end(text, i, '"', backslash=False)
-        else:  # dollar quote, unless it is part of an identifier or a $1 parameter
-            if i > 0 and (text[i - 1].isalnum() or text[i - 1] in "_$"):
-                pos = i + 1
-                continue
-            end = text.find(tok, i + len(tok))
-            pos = n if end < 0 else end + len(tok)
-    statements.append(text[start:])
-    return [s.strip() for s in statements if _has_code(s)]
-
-
-def _block_comment_end(text: str, i: int) -> int:
-    depth, pos = 0, i
-    while pos < len(text):
-        if text.startswith("/*", pos):
-            depth += 1
-            pos += 2
-        elif text.startswith("*/", pos):
-            depth -= 1
-            pos += 2
-            if depth == 0:
-                return pos
-        else:
-            pos += 1
-    return len(text)
-
-
-def _quote_end(text: str, i: int, quote: str, *, backslash: bool) -> int:
-    pos = i + 1
-    while pos < len(text):
-        ch = text[pos]
-        if backslash and ch == "\\":
-            pos += 2
-            continue
-        if ch == quote:
-            if text.startswith(quote * 2, pos):
-                pos += 2
-                continue
-            return pos + 1
-        pos += 1
-    return len(text)
+    return [s.strip() for s in sqlparse.split(text) if _has_code(s)]
 
 
 def _strip_comments(statement: str) -> str:
-    """The statement without leading ``--``/``/* */`` comments (for classifying it)."""
-    s = statement.lstrip()
-    while True:
-        if s.startswith("--"):
-            end = s.find("\n")
-            s = "" if end < 0 else s[end + 1:].lstrip()
-        elif s.startswith("/*"):
-            s = s[_block_comment_end(s, 0):].lstrip()
-        else:
-            return s
+    """The statement without its comments (for classifying it)."""
+    return sqlparse.format(statement, strip_comments=True).strip()
 
 
 _NOT_CONTENT = re.compile(r"(?:BEGIN|COMMIT|END|ROLLBACK|START\s+TRANSACTION|SET\s|RESET\s|\\)", re.I)

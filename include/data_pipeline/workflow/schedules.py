@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from data_pipeline import config
@@ -45,8 +45,12 @@ class ScheduleEntry(BaseModel):
     def _cron_shape(cls, value: str) -> str:
         if not (value.startswith("@") or len(value.split()) == 5):
             raise ValueError(f"cron must have 5 fields or be a preset like @daily, got {value!r}")
-        if value not in AIRFLOW_ONLY_PRESETS and not croniter.is_valid(value):
-            raise ValueError(f"cron {value!r} is not a valid cron expression")
+        if value in AIRFLOW_ONLY_PRESETS:
+            return value
+        try:  # croniter is what Airflow's cron timetables evaluate with: its reason is the one to show
+            croniter(value)
+        except CroniterError as exc:
+            raise ValueError(f"cron {value!r} is not a valid cron expression ({exc})") from None
         return value
 
     @field_validator("business_context")
