@@ -214,3 +214,26 @@ def test_the_readme_snippet_runs_against_a_loaded_store(generated: Path, vector_
     first_q, first_sql = printed[0].split(" -> ", 1)
     assert questions[first_q] == first_sql
     assert "CREATE" in out.getvalue()
+
+
+class RenamedEmbedder:
+    """Another model with the same vector length: pgvector would compare its vectors without complaint."""
+
+    name = "openai:other-model"
+    dimension = 1024
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return OfflineEmbedder().embed([t[::-1] for t in texts])
+
+
+def test_a_model_of_the_same_dimension_is_refused_too(generated: Path, vector_db: str, tmp_path: Path) -> None:
+    task_dir = tmp_path / TASK_ID
+    load(generated, task_dir)
+    before = rows(vector_db)
+    ctx = StepContext(task_dir=task_dir, params=TaskParameters(), embedder_override=RenamedEmbedder(),
+                      log=TaskLogger(task_dir=task_dir, task_id=None, store=None))
+    with pytest.raises(EmbedderMismatch, match=r"offline-ngram-v1-1024 \(1024-dimensional vectors\).*"
+                                               r"truncate_vector_tables") as err:
+        training_load.run(ctx)
+    assert "this load's openai:other-model (1024-dimensional vectors)" in err.value.message
+    assert rows(vector_db) == before

@@ -39,7 +39,7 @@ from data_pipeline.secrets_mask import mask
 from data_pipeline.steps.context import StepContext, StepResult
 from data_pipeline.steps.state import StepState, fingerprint
 from data_pipeline.vectors.backup import BACKUP_DIR, backup_vector_tables
-from data_pipeline.vectors.identity import EmbedderIdentity, claim_collections
+from data_pipeline.vectors.identity import EmbedderIdentity, check_collections, record
 from data_pipeline.vectors.store import (
     COLLECTIONS,
     LOADED_COLLECTIONS,
@@ -97,11 +97,12 @@ def run(ctx: StepContext) -> StepResult:
     if load.get("backup"):
         outputs += [*load["backup"]["files"], load["backup"]["log_file"]]
 
+    kinds = {d.collection for d in docs}
     with connect(dsn) as conn:
         collection_ids = ensure_collections(conn, COLLECTIONS)
         done = loaded_ids(conn, keys, {"load_id": load["load_id"]}) if summary.resumed else set()
         # the embedder that wrote each collection is recorded in it: another one is refused (vectors.identity)
-        claim_collections(conn, {d.collection for d in docs}, EmbedderIdentity(embedder.name, embedder.dimension))
+        check_collections(conn, kinds, embedder.name, lambda: embedder.dimension)
     exhausted = set(state.exhausted(keys))
     todo = [d for d in docs if d.id not in done and d.id not in exhausted]
     if summary.resumed:
@@ -115,6 +116,8 @@ def run(ctx: StepContext) -> StepResult:
 
     with connect(dsn) as conn:
         stale = delete_stale(conn, task_label, load["load_id"], keys)
+        if loader.loaded or done:
+            record(conn, kinds, EmbedderIdentity(embedder.name, embedder.dimension))
         conn.commit()
         task_rows = count_rows(conn, task_id=task_label)
         totals = count_rows(conn)

@@ -6,7 +6,8 @@ every client reading it must use the same embedder. pgvector only notices a diff
 the same length silently returns nonsense. So each collection records
 ``{"embedder": {"name": ..., "dimension": ...}}`` in ``langchain_pg_collection.cmetadata`` (the
 field langchain-postgres keeps for collection metadata and never rewrites for an existing
-collection), and a load with another embedder is refused before anything is written.
+collection), and a load with another embedder is refused before anything is written; a load records
+its embedder after writing.
 
 A collection written before this record existed (or only by a Vanna client) has no record: its
 rows' vector length is compared instead, and the first load records its embedder.
@@ -15,7 +16,7 @@ rows' vector length is compared instead, and the first load records its embedder
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import psycopg
@@ -96,15 +97,21 @@ def record(conn: psycopg.Connection, names: Iterable[str], identity: EmbedderIde
         (json.dumps({IDENTITY_KEY: identity.to_json()}), sorted({COLLECTIONS[n].name for n in names})))
 
 
-def claim_collections(conn: psycopg.Connection, names: Iterable[str], identity: EmbedderIdentity) -> None:
-    """Refuse a load whose embedder differs from the one that wrote ``names``; else record it (one transaction)."""
-    names = list(names)
-    with conn.transaction():
-        problems = [p for s in collection_states(conn, names, lock=True) if (p := mismatch(s, identity))]
-        if problems:
-            raise EmbedderMismatch(
-                f"the vector store was written by another embedder than this load's {identity.describe()}: "
-                + "; ".join(problems) + ". Load with truncate_vector_tables (the old rows are backed up first), "
-                f"configure the embedder used before, or rewrite the store with the configured embedder: "
-                f"{REEMBED_HINT}")
-        record(conn, names, identity)
+def check_collections(conn: psycopg.Connection, names: Iterable[str], name: str,
+                      dimension: Callable[[], int]) -> None:
+    """Refuse a load whose embedder differs from the one that wrote ``names``.
+
+    ``dimension`` is called only when a collection holds rows: an endpoint of unknown dimension is
+    then asked once, never for a load into an empty store.
+    """
+    states = [s for s in collection_states(conn, names) if s.rows]
+    if not states:
+        return
+    identity = EmbedderIdentity(name, dimension())
+    problems = [p for s in states if (p := mismatch(s, identity))]
+    if problems:
+        raise EmbedderMismatch(
+            f"the vector store was written by another embedder than this load's {identity.describe()}: "
+            + "; ".join(problems) + ". Load with truncate_vector_tables (the old rows are backed up first), "
+            f"configure the embedder used before, or rewrite the store with the configured embedder: "
+            f"{REEMBED_HINT}")
