@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from langchain_postgres.vectorstores import PGVector
 
+from data_pipeline.generation.embedding import OfflineEmbedder
 from data_pipeline.vectors.langchain_embeddings import OfflineEmbeddings
+from data_pipeline.vectors.reembed import reembed
 from tests.vanna_support import TASK_ID, collection_metadata, generate, load, row_counts, rows, sqlalchemy_uri
 
 
@@ -66,3 +68,16 @@ def test_opening_collections_keeps_the_recorded_embedder_and_client_rows_survive
     assert row_counts(vector_db) == before
     hits = sql.similarity_search("client pair", k=1, filter={"id": "client-1-sql"})
     assert [d.page_content for d in hits] == ['{"question": "client pair", "sql": "SELECT 1"}']
+
+
+def test_reembed_leaves_another_applications_collection_alone(generated: Path, vector_db: str,
+                                                              tmp_path: Path) -> None:
+    load(generated, tmp_path / TASK_ID)
+    notes = PGVector(embeddings=OfflineEmbeddings(64), collection_name="notes", connection=sqlalchemy_uri(vector_db))
+    notes.add_texts(["收费站 opening hours", "服务区 parking"], ids=["note-1", "note-2"])
+    result = reembed(vector_db, OfflineEmbedder(384))
+    assert "notes" not in result["rows_reembedded"] and result["total"] == sum(
+        n for name, n in row_counts(vector_db).items() if name != "notes")
+    assert {r["dims"] for r in rows(vector_db) if r["collection"] == "notes"} == {64}
+    assert [d.page_content for d in notes.similarity_search("parking", k=1)] == ["服务区 parking"]
+    assert "embedder" not in (collection_metadata(vector_db)["notes"] or {})

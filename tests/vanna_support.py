@@ -16,6 +16,7 @@ import psycopg
 from vanna.base import VannaBase
 from vanna.pgvector import PG_VectorStore
 
+from data_pipeline.schema import demo_db
 from data_pipeline.steps.context import StepContext
 from data_pipeline.tasks.log import TaskLogger
 from data_pipeline.tasks.parameters import TaskParameters
@@ -26,8 +27,6 @@ TASK_ID = "task_20250721_083557"
 
 def generate(task_dir: Path, business_uri: str) -> Path:
     task_dir.mkdir(parents=True)
-    from data_pipeline.schema import demo_db
-
     (task_dir / "table_list.txt").write_text("\n".join(demo_db.DEMO_TABLES) + "\n", encoding="utf-8")
     ctx = StepContext(task_dir=task_dir, params=TaskParameters(db_connection=business_uri, themes=2,
                                                                 questions_per_theme=3),

@@ -4,7 +4,8 @@ Switching embedding models (offline to an endpoint, or another model) makes the 
 to a client configured with the new one, and ``training_load`` refuses to mix them
 (``vectors.identity``). Re-embedding keeps every row — its id, text and metadata, including rows a
 Vanna client added with ``train()`` — and only replaces the vector, then records the new embedder in
-the collection. ``--all`` covers every collection; ``--task-id`` only the rows a task loaded, which is
+the collection. ``--all`` covers every collection Vanna and the pipeline use (``ddl``,
+``documentation``, ``sql``, ``error_sql``); ``--task-id`` only the rows a task loaded, which is
 allowed only when no other row of those collections would be left with a different embedder.
 
 One transaction: a failure (endpoint down, killed) leaves the store as it was, never half rewritten.
@@ -46,8 +47,8 @@ def reembed(dsn: str, embedder: Embedder, *, task_id: str | None = None, batch: 
     with connect(dsn) as conn:
         ensure_schema(conn)
         with conn.transaction():
-            names = [r[0] for r in conn.execute(sql.SQL("SELECT name FROM {c} ORDER BY name").format(c=c))]
-            states = collection_states(conn, names, lock=True)
+            # our collections only: another application's collection in the same tables is not ours to rewrite
+            states = collection_states(conn, COLLECTIONS, lock=True)
             where = sql.SQL("e.collection_id = (SELECT uuid FROM {c} WHERE name = %s)").format(c=c)
             if owner is not None:
                 where = sql.SQL("{w} AND e.cmetadata @> %s::jsonb").format(w=where)
@@ -74,7 +75,7 @@ def reembed(dsn: str, embedder: Embedder, *, task_id: str | None = None, batch: 
                     e=e, w=where), args).fetchall()
                 for start in range(0, len(rows), batch):
                     _rewrite(conn, embedder, identity, rows[start:start + batch])
-            record(conn, [_KEY_OF[n] for n in counts if n in _KEY_OF], identity)
+            record(conn, [_KEY_OF[n] for n in counts], identity)
     return {
         "success": True,
         "vector_store": describe_dsn(dsn),
