@@ -17,6 +17,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from data_pipeline.errors import InvalidInput
@@ -87,7 +88,8 @@ def reembed(dsn: str, embedder: Embedder, *, task_id: str | None = None, batch: 
     }
 
 
-def _rewrite(conn: Any, embedder: Embedder, identity: EmbedderIdentity, rows: list[tuple[str, str]]) -> None:
+def _rewrite(conn: psycopg.Connection, embedder: Embedder, identity: EmbedderIdentity,
+             rows: list[tuple[str, str]]) -> None:
     vectors = embedder.embed([doc or "" for _, doc in rows])
     if len(vectors) != len(rows) or any(len(v) != identity.dimension for v in vectors):
         raise EmbeddingError(f"embedder {identity.name} did not return one {identity.dimension}-dimensional "
