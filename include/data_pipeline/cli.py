@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--task-id", required=True)
     bt.add_argument("--execution-mode", choices=["complete", "step"], default="complete")
 
+    re = sub.add_parser("reembed", help="rewrite stored vectors with the configured embedder")
+    scope = re.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--task-id", help="only the rows this task loaded")
+    scope.add_argument("--all", action="store_true", help="every row of every collection (incl. client-added rows)")
+
     db = sub.add_parser("db", help="the embedded PostgreSQL server")
     db.add_argument("action", choices=["start", "stop", "uri", "status"])
     return parser
@@ -163,6 +168,14 @@ def _cmd_db(args: argparse.Namespace) -> dict[str, Any]:
     return {"success": True, "uri": embedded.server_uri("postgres"), "pgdata": str(embedded.pgdata_dir())}
 
 
+def _cmd_reembed(args: argparse.Namespace) -> dict[str, Any]:
+    from data_pipeline.generation.embedding import make_embedder
+    from data_pipeline.vectors.reembed import reembed
+    from data_pipeline.vectors.store import vector_dsn
+
+    return reembed(vector_dsn(), make_embedder(), task_id=None if args.all else args.task_id)
+
+
 def _cmd_run(args: argparse.Namespace) -> dict[str, Any]:
     from data_pipeline.workflow.local_run import run_from_cli
 
@@ -202,7 +215,7 @@ COMMANDS = {
     "run": _cmd_run, "init-db": _cmd_init_db, "demo-db": _cmd_demo_db, "backup": _cmd_backup,
     "restore": _cmd_restore, "delete": _cmd_delete, "db": _cmd_db, "prepare": _cmd_prepare,
     "finalize": _cmd_finalize, "backup-task": _cmd_backup_task,
-    "step": _cmd_step,
+    "step": _cmd_step, "reembed": _cmd_reembed,
 }
 
 

@@ -39,13 +39,13 @@ from data_pipeline.secrets_mask import mask
 from data_pipeline.steps.context import StepContext, StepResult
 from data_pipeline.steps.state import StepState, fingerprint
 from data_pipeline.vectors.backup import BACKUP_DIR, backup_vector_tables
+from data_pipeline.vectors.identity import EmbedderIdentity, check_collections, record
 from data_pipeline.vectors.store import (
     COLLECTIONS,
     LOADED_COLLECTIONS,
     UpsertCounts,
     VectorRow,
     VectorStoreError,
-    collection_dimensions,
     connect,
     count_rows,
     delete_stale,
@@ -97,10 +97,12 @@ def run(ctx: StepContext) -> StepResult:
     if load.get("backup"):
         outputs += [*load["backup"]["files"], load["backup"]["log_file"]]
 
+    kinds = {d.collection for d in docs}
     with connect(dsn) as conn:
         collection_ids = ensure_collections(conn, COLLECTIONS)
         done = loaded_ids(conn, keys, {"load_id": load["load_id"]}) if summary.resumed else set()
-        _check_dimensions(conn, docs, embedder)
+        # the embedder that wrote each collection is recorded in it: another one is refused (vectors.identity)
+        check_collections(conn, kinds, embedder.name, lambda: embedder.dimension)
     exhausted = set(state.exhausted(keys))
     todo = [d for d in docs if d.id not in done and d.id not in exhausted]
     if summary.resumed:
@@ -114,6 +116,8 @@ def run(ctx: StepContext) -> StepResult:
 
     with connect(dsn) as conn:
         stale = delete_stale(conn, task_label, load["load_id"], keys)
+        if loader.loaded or done:
+            record(conn, kinds, EmbedderIdentity(embedder.name, embedder.dimension))
         conn.commit()
         task_rows = count_rows(conn, task_id=task_label)
         totals = count_rows(conn)
@@ -174,18 +178,6 @@ def _load_info(state: StepState, *, resumed: bool, embedder: str) -> dict[str, A
 
 def _save_load_info(state: StepState, info: dict[str, Any]) -> None:
     atomic_write_text(state.root / RUN_FILE, json.dumps(info, ensure_ascii=False, indent=1))
-
-
-def _check_dimensions(conn: psycopg.Connection, docs: Sequence[TrainingDoc], embedder: Embedder) -> None:
-    """Vectors of different lengths in one collection break every similarity search: refuse up front."""
-    names = sorted({COLLECTIONS[d.collection].name for d in docs})
-    stored = collection_dimensions(conn, names)
-    wrong = {name: dim for name, dim in stored.items() if dim != embedder.dimension}
-    if wrong:
-        listed = ", ".join(f"{name!r} holds {dim}-dimensional vectors" for name, dim in sorted(wrong.items()))
-        raise InvalidInput(f"the vector store does not match the embedder {embedder.name} "
-                           f"({embedder.dimension} dimensions): {listed}. Load with truncate_vector_tables "
-                           "(the old rows are backed up first) or configure the embedding model used before")
 
 
 class _Loader:

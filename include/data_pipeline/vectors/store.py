@@ -3,9 +3,11 @@
 Two tables, as langchain-postgres creates them: ``langchain_pg_collection`` (one row per collection:
 ``ddl``, ``documentation``, ``sql``, ``error_sql``) and ``langchain_pg_embedding`` (one row per
 document: id, collection, vector, text, JSONB metadata). Ids follow Vanna's convention
-(``<uuid>-ddl``, ``-doc``, ``-sql``, ``-error_sql``; Vanna tells the kind of a row by that suffix and
-reads it from ``cmetadata->>'id'``) but the uuid is a uuid5 of collection and text, so loading the same
-document again updates its row instead of adding a duplicate.
+(``<uuid>-ddl``, ``-doc``, ``-sql``): Vanna's ``PG_VectorStore`` tells the kind of a row by the last
+three characters of ``cmetadata->>'id'`` (``get_training_data``) and ``remove_collection`` deletes by
+``LIKE '%sql'``, so ``error_sql`` rows end in ``-error`` (never mistaken for question/SQL pairs). The
+uuid is a uuid5 of collection and text, so loading the same document again updates its row instead of
+adding a duplicate.
 
 Writes go through binary ``COPY`` (pgvector's psycopg adapter for ``vector``, psycopg's for
 ``jsonb``) into a temporary table and one ``INSERT ... ON CONFLICT (id) DO UPDATE`` per batch,
@@ -59,7 +61,7 @@ COLLECTIONS: dict[str, Collection] = {
     "ddl": Collection("ddl", "ddl"),
     "documentation": Collection("documentation", "doc"),
     "sql": Collection("sql", "sql"),
-    "error_sql": Collection("error_sql", "error_sql"),
+    "error_sql": Collection("error_sql", "error"),  # not "-sql": see the module docstring
 }
 LOADED_COLLECTIONS = ("ddl", "documentation", "sql")  # what step 4 loads (and truncates); error_sql is feedback
 
