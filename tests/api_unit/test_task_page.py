@@ -90,7 +90,8 @@ def test_tables_of_an_allowed_database(client: TestClient, demo_business_uri: st
 
 def test_tables_of_a_disallowed_database_are_refused_like_creation(client: TestClient) -> None:
     listing = envelope(client.get(f"{API}/connections/not_allowed/tables", headers=READER), 400)
-    creation = envelope(client.post(f"{API}/tasks", json={"db_conn_id": "not_allowed"}, headers=WRITER), 400)
+    creation = envelope(client.post(f"{API}/tasks", json={"db_conn_id": "not_allowed", "business_context": "sales"},
+                                   headers=WRITER), 400)
     assert listing["message"] == creation["message"] and "not an allowed business database" in listing["message"]
     assert listing["error_code"] == "DATABASE_NOT_ALLOWED"
     envelope(client.get(f"{API}/connections/data_pipeline_db/tables", headers=READER), 400)
@@ -99,14 +100,14 @@ def test_tables_of_a_disallowed_database_are_refused_like_creation(client: TestC
 def test_tables_of_an_unreachable_database_are_a_clear_4xx(client: TestClient,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_HIGHWAY", "postgresql://someone:hunter2-pw@127.0.0.1:1/nowhere")
-    body = envelope(client.get(f"{API}/connections/highway/tables", headers=READER), 409)
-    assert body["error_code"] == "BUSINESS_DB_UNREACHABLE"
+    body = envelope(client.get(f"{API}/connections/highway/tables", headers=READER), 424)
+    assert body["error_code"] == "DATABASE_UNREACHABLE"
     assert body["message"].startswith("cannot connect to the business database connection 'highway'")
     assert "hunter2" not in str(body) and "127.0.0.1" not in str(body)
 
 
 def test_task_list_filters_by_dag_run(client: TestClient, task_store: TaskStore) -> None:
-    first, second = (new_task(client, table_list=["public.orders"]) for _ in range(2))
+    first, second = (new_task(client, table_list=["bss_company"]) for _ in range(2))
     run = envelope(client.post(f"{API}/tasks/{first}/execute", json={}, headers=WRITER), 202)["data"]["dag_run_id"]
     found = envelope(client.get(f"{API}/tasks", params={"dag_run_id": run}, headers=READER), 200)["data"]
     assert [t["task_id"] for t in found["tasks"]] == [first] and found["total"] == 1

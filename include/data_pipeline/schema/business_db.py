@@ -38,7 +38,7 @@ FROM pg_class c WHERE c.relkind IN ('r', 'p')
 
 class BusinessDbError(PipelineError):
     error_code = "BUSINESS_DB_ERROR"
-    http_status = 502
+    http_status = 424  # the request depends on a database that failed: a failed dependency, never our 5xx
     permanent = False
     """Whether trying again cannot help (authentication, unknown database); never shown, so the one
     connection-failure message stays the same for every cause."""

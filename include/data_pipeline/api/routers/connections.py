@@ -13,10 +13,10 @@ from fastapi import APIRouter, Path
 
 from data_pipeline.api.answers_ui import BusinessConnections, ConnectionTables
 from data_pipeline.api.deps import ERRORS, ReaderDep
-from data_pipeline.errors import Conflict
+from data_pipeline.errors import DatabaseUnreachable
 from data_pipeline.schema.business_db import BusinessDbError, resolve
 from data_pipeline.schema.table_resolve import all_tables
-from platform_api.envelope import Envelope, ok
+from platform_api.envelope import Envelope, error_responses, ok
 from platform_db import get_connection
 from platform_db.settings import PLATFORM_DB_CONN_ID, business_db_policy
 
@@ -24,12 +24,6 @@ router = APIRouter(tags=["business databases"], responses=ERRORS)
 MAX_TABLES = 5000
 CONNECT_TIMEOUT_SECONDS = 5
 ConnIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.\-]+$", max_length=250, description="Airflow connection id")]
-
-
-class DatabaseUnreachable(Conflict):
-    """The chosen database cannot be read now: the user picks another or asks the operator (never a 5xx)."""
-
-    error_code = "BUSINESS_DB_UNREACHABLE"
 
 
 def _defined(conn_id: str) -> bool:
@@ -49,7 +43,9 @@ def connections(user: ReaderDep) -> Any:
 
 
 @router.get("/connections/{conn_id}/tables", response_model=Envelope[ConnectionTables],
-            summary="Tables of an allowed business database (schema-qualified names)")
+            summary="Tables of an allowed business database (schema-qualified names)",
+            responses=error_responses({424: "DATABASE_UNREACHABLE / BUSINESS_DB_ERROR: the database (or where its "
+                                            "connection is defined) could not be read"}, 424))
 def tables(conn_id: ConnIdPath, user: ReaderDep) -> Any:
     database = resolve(db_conn_id=conn_id, db_connection=None)
     try:
