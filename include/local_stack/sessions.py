@@ -177,8 +177,10 @@ def drain(session: Session, *, grace: float) -> bool:
 
     For the scheduler: on SIGTERM it stops scheduling and its LocalExecutor waits for the running
     task instances to finish before the process exits. Signalling the whole session instead (as ``end``
-    does) kills those task instances mid-run, and the next scheduler start fails them as orphans —
-    a red run that no user caused. A leader already gone (crashed) leaves nothing to drain.
+    does) kills them mid-run: a task whose code was running reports itself failed (a red run no user
+    caused), one still starting is reset and run again by the next scheduler. Pausing the DAGs instead
+    would change what the user set; a task still running after ``grace`` is killed as before. A
+    leader already gone (crashed) leaves nothing to drain.
     """
     if not _is_ours(session) or _stat(session.sid) is None:
         return False
