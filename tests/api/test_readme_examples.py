@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -115,6 +116,7 @@ def test_every_readme_block_is_accounted_for() -> None:
 
 
 def test_curl_example_creates_and_executes_a_task(live: LiveAirflow) -> None:
+    assert shutil.which("curl"), "the README's examples use curl (.ci/run installs it)"
     text = live_url(block(CURL_BLOCK), live).replace(
         '"password":"..."', '"password":' + json.dumps(live.airflow.passwords["admin"]))
     lines = text.splitlines()
