@@ -20,6 +20,12 @@ from local_stack.airflow_env import ADMIN_USER, LocalAirflow
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 PID_FILE = "stack.pids"
+DRAIN_SECONDS = 30.0  # how long a stop lets running task instances finish before it kills them
+
+
+def _drain_scheduler(recorded: list[sessions.Session], grace: float) -> list[str]:
+    """Stop the scheduler first, alone, so running task instances end on their own (``sessions.drain``)."""
+    return [s.name for s in recorded if s.name == "scheduler" and sessions.drain(s, grace=grace)]
 
 
 @dataclass
@@ -32,8 +38,9 @@ class RunningStack:
 
     recorded: list[sessions.Session] = field(default_factory=list)
 
-    def stop(self, timeout: float = 20.0) -> None:
-        """End every process of the components' sessions (SIGTERM, SIGKILL after ``timeout``)."""
+    def stop(self, timeout: float = 20.0, *, drain: float = DRAIN_SECONDS) -> None:
+        """Drain the scheduler, then end every process of the sessions (SIGTERM, SIGKILL after ``timeout``)."""
+        _drain_scheduler(self.recorded, drain)
         sessions.end(self.recorded, grace=timeout)
         for proc in self.processes.values():
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -72,10 +79,15 @@ def start(airflow: LocalAirflow, components: tuple[str, ...] = COMPONENTS) -> Ru
     return stack
 
 
-def stop_recorded(airflow: LocalAirflow, *, grace: float = 20.0) -> list[str]:
-    """End every process of the sessions an earlier ``start`` recorded (``make down``); names of those running."""
+def stop_recorded(airflow: LocalAirflow, *, grace: float = 20.0, drain: float = DRAIN_SECONDS) -> list[str]:
+    """End every process of the sessions an earlier ``start`` recorded (``make down``); names of those running.
+
+    The scheduler is drained first (running task instances finish, up to ``drain`` seconds).
+    """
     pid_file = airflow.home / PID_FILE
-    stopped = sessions.end(sessions.read_record(pid_file), grace=grace)
+    recorded = sessions.read_record(pid_file)
+    drained = _drain_scheduler(recorded, drain)
+    stopped = drained + [name for name in sessions.end(recorded, grace=grace) if name not in drained]
     pid_file.unlink(missing_ok=True)
     return stopped
 

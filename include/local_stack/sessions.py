@@ -170,3 +170,26 @@ def end(sessions: Iterable[Session], *, grace: float = 20.0) -> list[str]:
                 os.kill(proc.pid, signal.SIGKILL)
         time.sleep(0.1)
     return [s.name for s in running]
+
+
+def drain(session: Session, *, grace: float) -> bool:
+    """SIGTERM only the session's leader and wait up to ``grace`` seconds for it to exit; True if it did.
+
+    For the scheduler: on SIGTERM it stops scheduling and its LocalExecutor waits for the running
+    task instances to finish before the process exits. Signalling the whole session instead (as ``end``
+    does) kills them mid-run: a task whose code was running reports itself failed (a red run no user
+    caused), one still starting is reset and run again by the next scheduler. Pausing the DAGs instead
+    would change what the user set; a task still running after ``grace`` is killed as before. A
+    leader already gone (crashed) leaves nothing to drain.
+    """
+    if not _is_ours(session) or _stat(session.sid) is None:
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(session.sid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        leader = _stat(session.sid)
+        if leader is None or leader.zombie:
+            return True
+        time.sleep(0.2)
+    return False
