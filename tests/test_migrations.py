@@ -130,3 +130,22 @@ def test_created_by_takes_user_names_and_old_rows_stay_valid(fresh_db_uri: str) 
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute("INSERT INTO data_pipeline_tasks (id, parameters, created_by) VALUES (%s, '{}', ' ')",
                          ("task_20250104_080000",))
+
+
+def test_two_components_migrating_a_fresh_database_at_once_both_succeed() -> None:
+    """The maintenance DAG (task store) and the history-sync DAG (publisher) start together on a new store;
+    both create the shared bookkeeping table, and the slower one failed on pg_type's unique index."""
+    import os
+    import secrets
+    from concurrent.futures import ThreadPoolExecutor
+
+    from platform_db import embedded
+    from platform_db.migrate import Migration, apply_migrations
+
+    for _ in range(6):
+        uri = embedded.ensure_database(f"dp_mig_race_{os.getpid()}_{secrets.token_hex(4)}", extensions=())
+        plans = [(f"component_{n}", [Migration(1, "one", f"CREATE TABLE IF NOT EXISTS t_{n} (x int)")])
+                 for n in range(4)]
+        with ThreadPoolExecutor(4) as pool:
+            applied = list(pool.map(lambda plan, uri=uri: apply_migrations(uri, *plan), plans))
+        assert applied == [[1]] * 4

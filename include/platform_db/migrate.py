@@ -1,8 +1,8 @@
 """Versioned, idempotent schema migrations shared by the platform's components.
 
 Each component (``data_pipeline``, ``dolphin_publisher``) owns an ordered list of migrations. Applied
-versions are recorded in ``platform_schema_migrations``; a transaction-scoped advisory lock makes
-concurrent migrators (several Airflow components starting at once) wait for each other. Migration
+versions are recorded in ``platform_schema_migrations``; a transaction-scoped advisory lock (one for all
+components) makes concurrent migrators (several Airflow components starting at once) wait for each other. Migration
 SQL is itself written to be re-runnable (``IF NOT EXISTS``) so a database created by an older
 script without the bookkeeping table is upgraded in place.
 """
@@ -47,7 +47,9 @@ def apply_migrations(dsn_or_conn: str | psycopg.Connection, component: str,
 
 
 def _apply(conn: psycopg.Connection, component: str, migrations: Sequence[Migration]) -> list[int]:
-    lock_key = zlib.crc32(f"platform_schema_migrations:{component}".encode())
+    # One key for every component: they share the bookkeeping table, whose CREATE ... IF NOT EXISTS
+    # races between two components (the maintenance and the history-sync DAGs on a fresh store did).
+    lock_key = zlib.crc32(b"platform_schema_migrations")
     applied_now: list[int] = []
     with conn.transaction():
         # Serialise the bookkeeping DDL itself too: CREATE TABLE IF NOT EXISTS races otherwise.

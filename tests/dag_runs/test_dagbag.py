@@ -101,7 +101,7 @@ def test_bad_schedules_file_is_an_import_error_naming_the_entry(tmp_path: Path,
 
 def test_bad_schedule_entries_are_the_import_error_and_the_good_ones_still_load(
         tmp_path: Path, trap_listener: tuple[int, list[int]]) -> None:
-    good = {"db_conn_id": "highway", "tables": ["bss_company"]}
+    good = {"db_conn_id": "highway", "tables": ["bss_company"], "business_context": "highway service areas"}
     schedules = tmp_path / "schedules.json"
     schedules.write_text(json.dumps([
         {"name": "first", "cron": "30 2 * * *", **good},
