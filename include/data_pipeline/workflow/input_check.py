@@ -7,7 +7,8 @@ connection and one catalog query (a second, for suggestions, only when a name is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import psycopg
 
@@ -23,20 +24,29 @@ CHECK_CONNECT_TIMEOUT = 5
 """Seconds a request waits for the business database: an answer in time matters more than patience here."""
 
 
-def check_tables(db: BusinessDatabase, refs: Sequence[TableRef]) -> ResolvedTables:
-    """The listed tables as the database has them; ``UnknownTables`` (400) naming every unknown or
-    ambiguous one, ``DatabaseUnreachable`` (424) with the step's connection message. The policy's
-    refusals (``DatabaseNotAllowed``) pass through unchanged."""
+@contextmanager
+def answering_connection(db: BusinessDatabase, *, application_name: str, doing: str) -> Iterator[psycopg.Connection]:
+    """A connection for a request that reads the business database: not reachable, or breaking off while
+    ``doing`` its query, is ``DatabaseUnreachable`` (424) with the step's connection message."""
     try:
-        conn = db.connect(application_name="data_pipeline:table_check", connect_timeout=CHECK_CONNECT_TIMEOUT)
+        conn = db.connect(application_name=application_name, connect_timeout=CHECK_CONNECT_TIMEOUT)
     except BusinessDbError as exc:
         raise DatabaseUnreachable(exc.message, invalid_params=["db_connection", "db_conn_id"]) from None
     try:
         with conn:
-            return resolve_tables(conn, refs, database=db.display)
-    except psycopg.Error:  # the connection broke off after it was made
-        raise DatabaseUnreachable(f"the business database {db.display} stopped answering while its tables "
-                                  "were checked; try again") from None
+            yield conn
+    except psycopg.Error:  # the connection broke off (or a statement timed out) after it was made
+        raise DatabaseUnreachable(f"the business database {db.display} stopped answering while {doing}; "
+                                  "try again") from None
+
+
+def check_tables(db: BusinessDatabase, refs: Sequence[TableRef]) -> ResolvedTables:
+    """The listed tables as the database has them; ``UnknownTables`` (400) naming every unknown or
+    ambiguous one, ``DatabaseUnreachable`` (424) with the step's connection message. The policy's
+    refusals (``DatabaseNotAllowed``) pass through unchanged."""
+    with answering_connection(db, application_name="data_pipeline:table_check",
+                              doing="its tables were checked") as conn:
+        return resolve_tables(conn, refs, database=db.display)
 
 
 def check_task_tables(store: TaskStore, task: TaskRecord) -> ResolvedTables:

@@ -8,21 +8,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import psycopg
 from fastapi import APIRouter, Path
 
 from data_pipeline.api.answers_ui import BusinessConnections, ConnectionTables
 from data_pipeline.api.deps import ERRORS, ReaderDep
-from data_pipeline.errors import DatabaseUnreachable
-from data_pipeline.schema.business_db import BusinessDbError, resolve
+from data_pipeline.schema.business_db import resolve
 from data_pipeline.schema.table_resolve import all_tables
+from data_pipeline.workflow.input_check import answering_connection
 from platform_api.envelope import Envelope, error_responses, ok
 from platform_db import get_connection
 from platform_db.settings import PLATFORM_DB_CONN_ID, business_db_policy
 
 router = APIRouter(tags=["business databases"], responses=ERRORS)
 MAX_TABLES = 5000
-CONNECT_TIMEOUT_SECONDS = 5
 ConnIdPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.\-]+$", max_length=250, description="Airflow connection id")]
 
 
@@ -48,15 +46,10 @@ def connections(user: ReaderDep) -> Any:
                                             "connection is defined) could not be read"}, 424))
 def tables(conn_id: ConnIdPath, user: ReaderDep) -> Any:
     database = resolve(db_conn_id=conn_id, db_connection=None)
-    try:
-        with database.connect(connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="data_pipeline_ui") as conn:
-            conn.execute("SET statement_timeout = 15000")
-            refs = all_tables(conn)
-    except BusinessDbError as exc:
-        raise DatabaseUnreachable(exc.message) from None
-    except psycopg.Error:  # a timeout or a revoked privilege while reading the catalog
-        raise DatabaseUnreachable(f"cannot list the tables of the business database {database.display}: "
-                                  "the database did not answer the catalog query in time") from None
+    with answering_connection(database, application_name="data_pipeline_ui",
+                              doing="its tables were listed") as conn:
+        conn.execute("SET statement_timeout = 15000")
+        refs = all_tables(conn)
     names = [r.qualified for r in refs]
     return ok({"conn_id": conn_id, "tables": names[:MAX_TABLES], "count": len(names),
                "truncated": len(names) > MAX_TABLES})
