@@ -4,7 +4,7 @@ Run after each training load (the ``training_data_smoke_check`` DAG, scheduled o
 emits). It takes a few question/SQL rows of the ``sql`` collection, embeds each question with the
 configured embedder, and asks the store for the nearest rows by cosine distance, as Vanna does when
 it answers a question. A healthy load ranks each question's own pair among the first ``top_k``; a
-store written by another embedder (other vectors, other length) is reported, not searched.
+store written by another embedder (recorded in the collection, or of another vector length) is reported, not searched.
 """
 
 from __future__ import annotations
@@ -16,13 +16,14 @@ from typing import Any
 from psycopg import sql
 
 from data_pipeline.generation.embedding import Embedder, make_embedder
+from data_pipeline.vectors.identity import EmbedderIdentity, collection_states, mismatch
 from data_pipeline.vectors.store import (
     COLLECTION_TABLE,
     COLLECTIONS,
     EMBEDDING_TABLE,
     VectorStoreError,
-    collection_dimensions,
     connect,
+    count_rows,
     vector_dsn,
 )
 
@@ -82,17 +83,14 @@ def run_smoke_check(*, questions: int = 5, top_k: int = 3, dsn: str | None = Non
         if conn.execute("SELECT to_regclass(%s)", (EMBEDDING_TABLE,)).fetchone()[0] is None:
             result.problem = "the vector store has no tables yet (no training load has run)"
             return result
-        result.rows = {name: int(n) for name, n in conn.execute(sql.SQL(
-            "SELECT c.name, count(e.id) FROM {c} c LEFT JOIN {e} e ON e.collection_id = c.uuid GROUP BY 1 ORDER BY 1"
-        ).format(c=sql.Identifier(COLLECTION_TABLE), e=sql.Identifier(EMBEDDING_TABLE))).fetchall()}
-        stored = collection_dimensions(conn, [sql_name]).get(sql_name)
-        if stored is None:
+        result.rows = count_rows(conn)
+        state = next(iter(collection_states(conn, [sql_name])), None)
+        if state is None or state.rows == 0:
             result.problem = "the sql collection holds no question/SQL pairs"
             return result
-        if stored != embedder.dimension:
-            result.problem = (f"the sql collection holds {stored}-dimensional vectors but the configured embedder "
-                              f"{embedder.name} makes {embedder.dimension}-dimensional ones: it was loaded by "
-                              "another embedder")
+        problem = mismatch(state, EmbedderIdentity(embedder.name, embedder.dimension))
+        if problem:
+            result.problem = f"{problem}, not the configured {embedder.name}: it was loaded by another embedder"
             return result
         samples = conn.execute(sql.SQL(
             "SELECT e.id, e.document FROM {e} e JOIN {c} c ON c.uuid = e.collection_id WHERE c.name = %s "

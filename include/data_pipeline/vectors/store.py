@@ -199,15 +199,6 @@ def ensure_collections(conn: psycopg.Connection, names: Iterable[str]) -> dict[s
     return {name: value for name, value in rows}
 
 
-def collection_dimensions(conn: psycopg.Connection, names: Iterable[str]) -> dict[str, int]:
-    """The vector length already stored in each collection (one sampled row each; empty ones omitted)."""
-    rows = conn.execute(sql.SQL(
-        "SELECT c.name, (SELECT vector_dims(e.embedding) FROM {e} e WHERE e.collection_id = c.uuid "
-        "AND e.embedding IS NOT NULL LIMIT 1) FROM {c} c WHERE c.name = ANY(%s)"
-    ).format(e=_ident(EMBEDDING_TABLE), c=_ident(COLLECTION_TABLE)), (list(names),)).fetchall()
-    return {name: dim for name, dim in rows if dim is not None}
-
-
 _STAGE = "_dp_vector_stage"
 
 
