@@ -14,10 +14,11 @@ One transaction: a failure (endpoint down, killed) leaves the store as it was, n
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any
 
 import psycopg
+from pgvector.psycopg import register_vector
+from pgvector.utils import Vector
 from psycopg import sql
 
 from data_pipeline.errors import InvalidInput
@@ -34,10 +35,6 @@ from data_pipeline.vectors.store import (
 
 BATCH = 500
 _KEY_OF = {c.name: key for key, c in COLLECTIONS.items()}
-
-
-def _vector_text(values: Sequence[float]) -> str:
-    return "[" + ",".join(repr(float(x)) for x in values) + "]"
 
 
 def reembed(dsn: str, embedder: Embedder, *, task_id: str | None = None, batch: int = BATCH) -> dict[str, Any]:
@@ -95,7 +92,8 @@ def _rewrite(conn: psycopg.Connection, embedder: Embedder, identity: EmbedderIde
         raise EmbeddingError(f"embedder {identity.name} did not return one {identity.dimension}-dimensional "
                              f"vector per text")
     marker = json.dumps({"embedding_model": identity.name})
+    register_vector(conn)
     with conn.cursor() as cur:
-        cur.executemany(sql.SQL("UPDATE {e} SET embedding = %s::vector, cmetadata = cmetadata || %s::jsonb "
+        cur.executemany(sql.SQL("UPDATE {e} SET embedding = %s, cmetadata = cmetadata || %s::jsonb "
                                 "WHERE id = %s").format(e=sql.Identifier(EMBEDDING_TABLE)),
-                        [(_vector_text(v), marker, row_id) for (row_id, _), v in zip(rows, vectors, strict=True)])
+                        [(Vector(v), marker, row_id) for (row_id, _), v in zip(rows, vectors, strict=True)])

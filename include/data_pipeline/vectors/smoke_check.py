@@ -13,6 +13,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from pgvector.psycopg import register_vector
+from pgvector.utils import Vector
 from psycopg import sql
 
 from data_pipeline.generation.embedding import Embedder, make_embedder
@@ -64,12 +66,11 @@ class SmokeCheckResult:
 
 def nearest(conn: Any, collection: str, vector: list[float], k: int) -> list[dict[str, Any]]:
     """The ``k`` rows of ``collection`` nearest to ``vector`` by cosine distance (pgvector's ``<=>``)."""
-    literal = "[" + ",".join(repr(float(x)) for x in vector) + "]"
     rows = conn.execute(sql.SQL(
-        "SELECT e.id, e.embedding <=> %s::vector AS distance FROM {e} e JOIN {c} c ON c.uuid = e.collection_id "
+        "SELECT e.id, e.embedding <=> %s AS distance FROM {e} e JOIN {c} c ON c.uuid = e.collection_id "
         "WHERE c.name = %s ORDER BY distance LIMIT %s"
     ).format(e=sql.Identifier(EMBEDDING_TABLE), c=sql.Identifier(COLLECTION_TABLE)),
-        (literal, COLLECTIONS[collection].name, k)).fetchall()
+        (Vector(vector), COLLECTIONS[collection].name, k)).fetchall()
     return [{"id": row_id, "distance": round(float(distance), 6)} for row_id, distance in rows]
 
 
@@ -83,6 +84,7 @@ def run_smoke_check(*, questions: int = 5, top_k: int = 3, dsn: str | None = Non
         if conn.execute("SELECT to_regclass(%s)", (EMBEDDING_TABLE,)).fetchone()[0] is None:
             result.problem = "the vector store has no tables yet (no training load has run)"
             return result
+        register_vector(conn)
         result.rows = count_rows(conn)
         state = next(iter(collection_states(conn, [sql_name])), None)
         if state is None or state.rows == 0:
