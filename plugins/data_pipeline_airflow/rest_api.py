@@ -108,6 +108,10 @@ def dag_is_paused(dag_id: str) -> bool:
     return bool(model is not None and model.is_paused)
 
 
+def how_to_unpause(dag_id: str) -> str:
+    return f"unpause it (the toggle on the DAG's page, or `airflow dags unpause {dag_id}`)"
+
+
 class AirflowRunLauncher:
     """Triggers and inspects ``data_pipeline`` runs through Airflow's REST API as the calling user."""
 
@@ -125,8 +129,7 @@ class AirflowRunLauncher:
     def trigger(self, credentials: Credentials, task_id: str, execution_mode: str, step_name: str | None) -> str:
         if dag_is_paused(self.dag_id):
             raise DagPaused(f"the {self.dag_id} DAG is paused, so the run would wait and the task stay in progress: "
-                            f"unpause it (the toggle on the DAG's page, or `airflow dags unpause {self.dag_id}`) and "
-                            "execute again", dag_id=self.dag_id)
+                            f"{how_to_unpause(self.dag_id)} and execute again", dag_id=self.dag_id)
         run_id = f"api__{task_id}__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
         conf: dict[str, Any] = {"task_id": task_id, "execution_mode": execution_mode}
         if step_name:
@@ -173,8 +176,7 @@ class AirflowRunLauncher:
         dag_id = task.dag_id or self.dag_id
         try:
             if dag_is_paused(dag_id):
-                return (f"the {dag_id} DAG is paused, so its run {task.dag_run_id} waits: unpause it (the toggle on "
-                        f"the DAG's page, or `airflow dags unpause {dag_id}`)")
+                return f"the {dag_id} DAG is paused, so its run {task.dag_run_id} waits: {how_to_unpause(dag_id)}"
             with httpx.Client(headers=credentials.headers(), timeout=WAITING_LOOKUP_TIMEOUT) as airflow:
                 return _waiting_in_airflow(airflow, f"{self.api}/api/v2/dags/{dag_id}", task.dag_run_id)
         except (httpx.HTTPError, ValueError, KeyError, TypeError):  # Airflow cannot tell: no reason given
